@@ -1,0 +1,1 @@
+"""Loading results, plots, reports and mechanism comparisons; also the CLI."""

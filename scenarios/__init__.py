@@ -1,0 +1,1 @@
+"""YAML scenarios shipped with ledgerlab and the schema that validates them."""
