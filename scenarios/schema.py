@@ -1,0 +1,1588 @@
+"""The validated scenario schema: one pydantic model per YAML section.
+
+A scenario fully describes one simulated economy: who takes part (``population``), the
+learning tasks (``datanets``), the token (``tokenomics``), the exchange (``market``), the
+ledger's chain (``chain``), how value is attributed (``attribution``), which anti-farming
+mechanisms are on (``defenses``) and what is recorded (``collect``).
+
+Design rules, enforced for every model here (they all derive from :class:`_Section`):
+
+* every field has a default, so ``Scenario()`` is the baseline and a YAML file only states
+  what differs from it;
+* unknown keys are errors (``extra="forbid"``), models are immutable (``frozen=True``)
+  and hashable (sequences are tuples);
+* numbers are strict: ``true`` is not an integer, ``2.5`` is not a count, NaN and
+  infinities are refused, and every number has a lower and an upper bound;
+* every field's description ends with its unit in parentheses;
+* a section or list left empty in YAML (``defenses:`` with its entries commented out,
+  i.e. null) takes its default; an empty scalar is still an error.
+
+Sections that come in several flavours (provider quality, emission schedule, defences)
+are discriminated unions on a ``kind`` key, one model per kind with only its own fields.
+
+Durations are in epochs; ``epoch_days`` converts them to calendar time (the defaults
+assume one-day epochs, with ``1 month = 30.4375 days``).
+
+Checks that span several fields raise :class:`SchemaConsistencyError`, which carries the
+exact field path of every problem so the loader can point at the offending YAML line.
+"""
+
+import types
+from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+
+__all__ = [
+    "DAYS_PER_MONTH",
+    "DEFAULT_VESTING",
+    "HOLDER_ROLES",
+    "Attribution",
+    "BetaQuality",
+    "Chain",
+    "Churn",
+    "Collect",
+    "ConstantEmission",
+    "Datanet",
+    "Dedup",
+    "Defense",
+    "Emission",
+    "EmissionStep",
+    "ExponentialDecayEmission",
+    "Farmers",
+    "FeeSplit",
+    "GroundTruth",
+    "HalvingEmission",
+    "InferencePricing",
+    "LinearDecayEmission",
+    "Market",
+    "MeanSpreadQuality",
+    "OrderFlow",
+    "Poisoners",
+    "PoolDripEmission",
+    "Population",
+    "ProviderQuality",
+    "QualityFilter",
+    "RateLimit",
+    "Reputation",
+    "Scenario",
+    "SchemaConsistencyError",
+    "SellPolicy",
+    "Shock",
+    "StakeSlash",
+    "Staking",
+    "SupplyHalvingEmission",
+    "SybilGraph",
+    "TableEmission",
+    "Tokenomics",
+    "ValidatorVote",
+    "VestingBucket",
+    "WashGuard",
+]
+
+DAYS_PER_MONTH = 30.4375
+"""Average Gregorian month (365.25 / 12 days), used to turn vesting months into epochs."""
+
+HOLDER_ROLES = ("providers", "builders", "validators", "farmers", "poisoners")
+"""Role names a sell policy may target besides vesting buckets (they sell earned rewards)."""
+
+_MAX_COUNT = 10_000_000  # individuals per role
+_MAX_EPOCHS = 100_000
+_MAX_TOKENS = 1e15
+_MAX_USD = 1e13
+
+_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+
+class SchemaConsistencyError(ValueError):
+    """A check spanning several fields failed.
+
+    Raised from model validators; pydantic wraps it in its ``ValidationError`` and keeps
+    the instance in the error's context, so the loader can read :attr:`problems` — each
+    a field path *relative to the model that raised* and a message — and point at the
+    exact YAML position of each offending field.
+    """
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+        self.problems = list(problems)
+        text = "; ".join(
+            (".".join(str(p) for p in path) + ": " if path else "") + message
+            for path, message in self.problems
+        )
+        super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.problems,))
+
+
+def _check(problems: list[tuple[tuple[str | int, ...], str]]) -> None:
+    """Raise :class:`SchemaConsistencyError` when ``problems`` is not empty."""
+    if problems:
+        raise SchemaConsistencyError(problems)
+
+
+def _duplicates(values: list[Any]) -> list[int]:
+    """Indices of the items that repeat an earlier item of ``values``."""
+    seen: set[Any] = set()
+    repeated: list[int] = []
+    for index, value in enumerate(values):
+        if value in seen:
+            repeated.append(index)
+        seen.add(value)
+    return repeated
+
+
+def _is_section_type(annotation: Any) -> bool:
+    """Whether a field holds a sub-model, a union of sub-models or a tuple (not a scalar)."""
+    origin = get_origin(annotation)
+    if origin is tuple:
+        return True
+    if origin in (Union, types.UnionType):
+        return all(isinstance(a, type) and issubclass(a, BaseModel) for a in get_args(annotation))
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _seq(default: tuple[Any, ...], description: str, **bounds: Any) -> Any:
+    """A tuple field that accepts YAML lists (the models are otherwise strict)."""
+    return Field(default=default, description=description, strict=False, **bounds)
+
+
+class _Section(BaseModel):
+    """Base of every scenario model: closed, immutable, strictly typed, finite numbers."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        strict=True,
+        allow_inf_nan=False,
+        validate_default=False,
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections_mean_defaults(cls, data: Any) -> Any:
+        """A sub-section or list written empty (``defenses:`` with nothing under it, i.e.
+        null) takes its default, so commenting out a section's contents is harmless."""
+        if isinstance(data, dict) and None in data.values():
+            sections = {
+                name
+                for name, field in cls.model_fields.items()
+                if _is_section_type(field.annotation)
+            }
+            data = {k: v for k, v in data.items() if not (v is None and k in sections)}
+        return data
+
+
+# --------------------------------------------------------------------------- population
+
+
+class BetaQuality(_Section):
+    """Honest provider quality q ~ Beta(a, b); q is the chance each submitted label is right."""
+
+    kind: Literal["beta"] = Field("beta", description="Distribution selector (label).")
+    a: float = Field(8.0, gt=0, le=10_000, description="Beta shape α (dimensionless).")
+    b: float = Field(2.0, gt=0, le=10_000, description="Beta shape β (dimensionless).")
+
+    def beta_ab(self) -> tuple[float, float]:
+        """The Beta shape parameters (α, β) to draw qualities from (dimensionless)."""
+        return (self.a, self.b)
+
+    @property
+    def mean(self) -> float:
+        """Mean provider quality α / (α + β) (probability)."""
+        return self.a / (self.a + self.b)
+
+
+class MeanSpreadQuality(_Section):
+    """Honest provider quality as a Beta distribution given by its mean and standard deviation."""
+
+    kind: Literal["mean_spread"] = Field(
+        "mean_spread", description="Distribution selector (label)."
+    )
+    mean: float = Field(0.8, gt=0, lt=1, description="Mean label accuracy (probability).")
+    spread: float = Field(
+        0.12, gt=0, lt=0.5, description="Standard deviation of label accuracy (probability)."
+    )
+
+    @model_validator(mode="after")
+    def _feasible(self) -> Self:
+        if self.spread**2 >= self.mean * (1.0 - self.mean):
+            limit = (self.mean * (1.0 - self.mean)) ** 0.5
+            _check(
+                [
+                    (
+                        ("spread",),
+                        f"spread {self.spread} is too large for mean {self.mean}: a Beta "
+                        f"distribution needs spread < sqrt(mean·(1−mean)) = {limit:.4g}",
+                    )
+                ]
+            )
+        return self
+
+    def beta_ab(self) -> tuple[float, float]:
+        """The Beta shape parameters (α, β) with this mean and standard deviation."""
+        m, s = self.mean, self.spread
+        nu = m * (1.0 - m) / (s * s) - 1.0
+        return (m * nu, (1.0 - m) * nu)
+
+
+ProviderQuality = Annotated[BetaQuality | MeanSpreadQuality, Field(discriminator="kind")]
+"""Provider quality distribution: ``kind: beta`` (a, b) or ``kind: mean_spread``."""
+
+
+class Farmers(_Section):
+    """Reward farmers: identities that try to earn rewards without contributing value.
+
+    Every count is a number of individuals (a sybil operator counts once, its identities
+    are ``sybil_operators × identities_per_operator``).
+    """
+
+    duplicate: int = Field(
+        0, ge=0, le=_MAX_COUNT, description="Farmers re-uploading others' points (individuals)."
+    )
+    near_duplicate: int = Field(
+        0,
+        ge=0,
+        le=_MAX_COUNT,
+        description="Farmers uploading jittered copies of others' points (individuals).",
+    )
+    near_duplicate_jitter: float = Field(
+        0.01,
+        ge=0,
+        le=1_000,
+        description="Std of the Gaussian jitter added to copied features (feature units).",
+    )
+    sybil_operators: int = Field(
+        0,
+        ge=0,
+        le=_MAX_COUNT,
+        description="Operators each running many identities funded from one wallet (operators).",
+    )
+    identities_per_operator: int = Field(
+        10, ge=1, le=100_000, description="Identities run by each sybil operator (identities)."
+    )
+    sybil_funding_tokens: float = Field(
+        10.0,
+        ge=0,
+        le=_MAX_TOKENS,
+        description="Tokens the operator's wallet sends each new identity; these transfers "
+        "are the funding-graph edges (tokens per identity).",
+    )
+    sybil_content: Literal["duplicate", "near_duplicate", "fresh"] = Field(
+        "near_duplicate",
+        description="What each sybil identity uploads: copies, jittered copies, or freshly "
+        "drawn points labelled at `sybil_label_quality` (strategy).",
+    )
+    sybil_label_quality: float = Field(
+        0.6,
+        ge=0,
+        le=1,
+        description="Label accuracy of freshly drawn sybil points (probability).",
+    )
+    wash: int = Field(
+        0,
+        ge=0,
+        le=_MAX_COUNT,
+        description="Wash consumers paying for inference on a model they own or collude "
+        "with, to farm attribution rewards (individuals).",
+    )
+    wash_inferences_per_epoch: float = Field(
+        200.0,
+        ge=0,
+        le=1e9,
+        description="Poisson mean of self-dealt inferences per wash consumer per epoch "
+        "(inferences/epoch).",
+    )
+    submissions_per_epoch: float = Field(
+        1.0,
+        ge=0,
+        le=10_000,
+        description="Poisson mean of submissions per uploading farmer identity per epoch "
+        "(submissions/epoch).",
+    )
+    points_per_submission: int = Field(
+        10, ge=1, le=1_000_000, description="Points in each farmer submission (points)."
+    )
+    cost_usd_per_point: float = Field(
+        0.001, ge=0, le=_MAX_USD, description="Farmer's cost to produce one point (USD/point)."
+    )
+
+
+class Poisoners(_Section):
+    """Data poisoners: label flippers, backdoor planters and junk uploaders (individuals)."""
+
+    label_flip: int = Field(
+        0, ge=0, le=_MAX_COUNT, description="Poisoners submitting flipped labels (individuals)."
+    )
+    label_flip_targeted: bool = Field(
+        False,
+        description="Flip every label to `label_flip_target_class` instead of to a random "
+        "other class (flag).",
+    )
+    label_flip_target_class: int = Field(
+        0, ge=0, le=999, description="Class that targeted flips map to (class index)."
+    )
+    backdoor: int = Field(
+        0, ge=0, le=_MAX_COUNT, description="Poisoners planting a backdoor trigger (individuals)."
+    )
+    backdoor_trigger_features: tuple[Annotated[int, Strict(), Field(ge=0, le=99_999)], ...] = _seq(
+        (0, 1),
+        "Feature indices set to `backdoor_trigger_value` in backdoored points (feature indices).",
+        min_length=1,
+        max_length=1_000,
+    )
+    backdoor_trigger_value: float = Field(
+        4.0,
+        ge=-1e6,
+        le=1e6,
+        description="Value written into the trigger features (feature units).",
+    )
+    backdoor_target_class: int = Field(
+        0, ge=0, le=999, description="Label given to triggered points (class index)."
+    )
+    noise: int = Field(
+        0,
+        ge=0,
+        le=_MAX_COUNT,
+        description="Junk uploaders: random features, random labels (individuals).",
+    )
+    noise_scale: float = Field(
+        3.0, gt=0, le=1e6, description="Std of junk features around zero (feature units)."
+    )
+    submissions_per_epoch: float = Field(
+        1.0,
+        ge=0,
+        le=10_000,
+        description="Poisson mean of submissions per poisoner per epoch (submissions/epoch).",
+    )
+    points_per_submission: int = Field(
+        10, ge=1, le=1_000_000, description="Points in each poisoner submission (points)."
+    )
+    cost_usd_per_point: float = Field(
+        0.001,
+        ge=0,
+        le=_MAX_USD,
+        description="Poisoner's cost to produce one point (USD/point).",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_trigger_features(self) -> Self:
+        _check(
+            [
+                (
+                    ("backdoor_trigger_features", i),
+                    f"feature {self.backdoor_trigger_features[i]} is listed twice; "
+                    "list each trigger feature once",
+                )
+                for i in _duplicates(list(self.backdoor_trigger_features))
+            ]
+        )
+        return self
+
+
+class Churn(_Section):
+    """Entry and exit of individuals by their recent return on cost."""
+
+    enabled: bool = Field(True, description="Let individuals join and leave (flag).")
+    lookback_epochs: int = Field(
+        30,
+        ge=1,
+        le=_MAX_EPOCHS,
+        description="Window over which earnings and costs are compared (epochs).",
+    )
+    exit_below_return_on_cost: float = Field(
+        -0.5,
+        ge=-1,
+        le=1_000,
+        description="An individual leaves when (earnings − costs) / costs over the lookback "
+        "window falls below this; −0.5 = it lost half of what it spent (dimensionless).",
+    )
+    entry_rate_per_epoch: float = Field(
+        0.005,
+        ge=0,
+        le=1,
+        description="Poisson mean of newcomers per epoch as a fraction of the role's initial "
+        "size, while the role's mean return on cost is above the exit threshold "
+        "(fraction/epoch).",
+    )
+
+
+class Population(_Section):
+    """Who takes part: honest roles, validators, adversaries and churn.
+
+    Holders are not listed here: they are the individuals of the vesting buckets with
+    ``recipient: holders`` (see :class:`VestingBucket`).
+    """
+
+    providers: int = Field(
+        200, ge=0, le=_MAX_COUNT, description="Honest data providers at launch (individuals)."
+    )
+    provider_quality: ProviderQuality = Field(
+        BetaQuality(), description="Distribution of provider label accuracy (probability)."
+    )
+    provider_submissions_per_epoch: float = Field(
+        0.1,
+        ge=0,
+        le=10_000,
+        description="Poisson mean of submissions per provider per epoch (submissions/epoch).",
+    )
+    provider_points_per_submission: int = Field(
+        10, ge=1, le=1_000_000, description="Points in each provider submission (points)."
+    )
+    provider_cost_usd_per_point: float = Field(
+        0.2,
+        ge=0,
+        le=_MAX_USD,
+        description="Honest provider's cost to collect and label one point (USD/point).",
+    )
+    builders: int = Field(
+        4, ge=0, le=1_000_000, description="Model builders at launch (individuals)."
+    )
+    builder_stake_tokens: float = Field(
+        10_000.0,
+        ge=0,
+        le=_MAX_TOKENS,
+        description="Tokens each builder stakes on its model (tokens per builder).",
+    )
+    consumers: int = Field(
+        100, ge=0, le=_MAX_COUNT, description="Consuming agents at launch (individuals)."
+    )
+    consumer_inferences_per_epoch: float = Field(
+        20.0,
+        ge=0,
+        le=1e9,
+        description="Poisson mean of inferences each consumer wants per epoch (inferences/epoch).",
+    )
+    consumer_budget_usd_per_epoch: float = Field(
+        5.0,
+        ge=0,
+        le=_MAX_USD,
+        description="Cash each consumer may spend on inference per epoch (USD/epoch).",
+    )
+    consumer_price_weight_per_usd: float = Field(
+        1.0,
+        ge=0,
+        le=1e6,
+        description="Accuracy a consumer gives up per USD of inference price when choosing "
+        "a model: utility = accuracy − weight·price_usd (accuracy/USD).",
+    )
+    consumer_choice_temperature: float = Field(
+        0.02,
+        gt=0,
+        le=100,
+        description="Softmax temperature of model choice over utility; small = always the "
+        "best model (accuracy units).",
+    )
+    validators: int = Field(
+        8, ge=0, le=1_000_000, description="Validators at launch (individuals)."
+    )
+    validator_stake_tokens: float = Field(
+        50_000.0,
+        ge=0,
+        le=_MAX_TOKENS,
+        description="Tokens each validator stakes (tokens per validator).",
+    )
+    validator_colluding_fraction: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Fraction of validator stake that colludes with farmers and approves "
+        "their submissions (fraction of stake).",
+    )
+    farmers: Farmers = Field(Farmers(), description="Reward farmers (individuals).")
+    poisoners: Poisoners = Field(Poisoners(), description="Data poisoners (individuals).")
+    churn: Churn = Field(Churn(), description="Entry and exit by return on cost (rules).")
+
+
+# ----------------------------------------------------------------------------- datanets
+
+
+class InferencePricing(_Section):
+    """Price of one inference: fee = tokens_in/1000·rate_in + tokens_out/1000·rate_out + platform fee.
+
+    ``tokens_in``/``tokens_out`` count model (LLM) tokens; rates and fees are in ledger
+    tokens. The platform fee is kept by the platform; the rest (the net fee) is split by
+    ``tokenomics.fee_split``.
+    """
+
+    tokens_in: int = Field(
+        500, ge=0, le=100_000_000, description="Model input tokens per inference (LLM tokens)."
+    )
+    tokens_out: int = Field(
+        200, ge=0, le=100_000_000, description="Model output tokens per inference (LLM tokens)."
+    )
+    rate_in_per_1k: float = Field(
+        0.01,
+        ge=0,
+        le=1e9,
+        description="Fee per 1,000 input tokens (ledger tokens per 1k LLM tokens).",
+    )
+    rate_out_per_1k: float = Field(
+        0.03,
+        ge=0,
+        le=1e9,
+        description="Fee per 1,000 output tokens (ledger tokens per 1k LLM tokens).",
+    )
+    platform_fee_tokens: float = Field(
+        0.01,
+        ge=0,
+        le=1e9,
+        description="Flat platform fee per inference, not split (ledger tokens/inference).",
+    )
+
+    def net_fee_tokens(self) -> float:
+        """Usage part of the fee, split by ``fee_split`` (ledger tokens per inference)."""
+        return (
+            self.tokens_in / 1000.0 * self.rate_in_per_1k
+            + self.tokens_out / 1000.0 * self.rate_out_per_1k
+        )
+
+    def fee_tokens(self) -> float:
+        """Total fee a consumer pays for one inference (ledger tokens per inference)."""
+        return self.net_fee_tokens() + self.platform_fee_tokens
+
+
+class Datanet(_Section):
+    """One datanet: a synthetic Gaussian-mixture classification task and the model built on it."""
+
+    name: str = Field(
+        "main",
+        min_length=1,
+        max_length=64,
+        pattern=_NAME_PATTERN,
+        description="Datanet name, unique in the scenario (identifier).",
+    )
+    n_classes: int = Field(3, ge=2, le=1_000, description="Number of classes (classes).")
+    n_features: int = Field(8, ge=1, le=100_000, description="Feature dimension (features).")
+    class_separation: float = Field(
+        2.0,
+        gt=0,
+        le=1_000,
+        description="Distance between class means in units of the within-class std "
+        "(feature std units).",
+    )
+    seed_points: int = Field(
+        200,
+        ge=0,
+        le=100_000_000,
+        description="Clean points in the datanet at launch, owned by the protocol (points).",
+    )
+    validation_points: int = Field(
+        500,
+        ge=10,
+        le=10_000_000,
+        description="Clean held-out points that measure model quality; no agent sees them "
+        "(points).",
+    )
+    ground_truth_points: int = Field(
+        2_000,
+        ge=10,
+        le=100_000_000,
+        description="Size of the large clean set drawn from the true generator for "
+        "ground-truth values (points).",
+    )
+    model: Literal["knn", "logistic"] = Field(
+        "knn", description="Model kind trained on the accepted points (model family)."
+    )
+    k: int = Field(5, ge=1, le=10_000, description="Neighbours per kNN inference (points).")
+    retrain_every_epochs: int = Field(
+        7, ge=1, le=_MAX_EPOCHS, description="Builder retraining cadence (epochs)."
+    )
+    pricing: InferencePricing = Field(
+        InferencePricing(), description="Price of one inference (ledger tokens)."
+    )
+
+
+# --------------------------------------------------------------------------- tokenomics
+
+
+class VestingBucket(_Section):
+    """A share of the genesis supply released by a TGE fraction, a cliff and a linear unlock.
+
+    Unlocked(t) = share·supply·(tge_fraction + (1 − tge_fraction)·clip((t − cliff) /
+    linear, 0, 1)) for t ≥ cliff (a zero ``linear_epochs`` releases everything at the cliff).
+    """
+
+    name: str = Field(
+        "bucket",
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="Bucket name, unique, lower-case (identifier).",
+    )
+    share: float = Field(
+        1.0, gt=0, le=1, description="Fraction of total supply in this bucket (fraction)."
+    )
+    tge_fraction: float = Field(
+        0.0, ge=0, le=1, description="Fraction of the bucket unlocked at launch (fraction)."
+    )
+    cliff_epochs: float = Field(
+        0.0,
+        ge=0,
+        le=1e7,
+        description="Time before the linear unlock starts (epochs).",
+    )
+    linear_epochs: float = Field(
+        0.0,
+        ge=0,
+        le=1e7,
+        description="Duration of the linear unlock after the cliff (epochs).",
+    )
+    recipient: Literal["holders", "reward_pool", "liquidity"] = Field(
+        "holders",
+        description="Where unlocked tokens go: individual holders, the reward pool that "
+        "emission draws from, or the AMM pool (destination).",
+    )
+    holders: int = Field(
+        1,
+        ge=0,
+        le=_MAX_COUNT,
+        description="Individuals sharing the bucket equally when recipient is `holders` "
+        "(individuals).",
+    )
+
+    @model_validator(mode="after")
+    def _holders_present(self) -> Self:
+        if self.recipient == "holders" and self.holders < 1:
+            _check(
+                [
+                    (
+                        ("holders",),
+                        f"bucket '{self.name}' goes to holders but has holders: 0; "
+                        "set holders ≥ 1 or choose another recipient",
+                    )
+                ]
+            )
+        return self
+
+
+_MONTH = DAYS_PER_MONTH
+OPENLEDGER_COMMUNITY_TGE_TOKENS = 165_500_000.0
+"""Community tokens unlocked at launch: 21.55 % published circulating − 5 % liquidity (tokens)."""
+DEFAULT_VESTING = (
+    VestingBucket(
+        name="community",
+        share=0.6171,
+        tge_fraction=OPENLEDGER_COMMUNITY_TGE_TOKENS / 617_100_000.0,
+        linear_epochs=48 * _MONTH,
+        recipient="reward_pool",
+        holders=0,
+    ),
+    VestingBucket(
+        name="investors",
+        share=0.1829,
+        cliff_epochs=12 * _MONTH,
+        linear_epochs=36 * _MONTH,
+        holders=20,
+    ),
+    VestingBucket(
+        name="team",
+        share=0.15,
+        cliff_epochs=12 * _MONTH,
+        linear_epochs=36 * _MONTH,
+        holders=10,
+    ),
+    VestingBucket(name="liquidity", share=0.05, tge_fraction=1.0, recipient="liquidity", holders=0),
+)
+"""OpenLedger's OPEN split in one-day epochs: community & ecosystem 61.71 % (the reward
+pool; 165.5M tokens at launch, the rest linear over 48 months), investors 18.29 % and team
+15 % on a 12-month cliff + 36 months linear, liquidity 5 % at launch. With the community
+launch unlock, 21.55 % of the supply circulates at launch, as OpenLedger published; set the
+community ``tge_fraction`` to 0 for a purely linear community release."""
+
+
+def _cap_field() -> Any:
+    return Field(
+        None,
+        ge=0,
+        le=_MAX_TOKENS,
+        description="Maximum cumulative issuance, honoured exactly; null = no cap (tokens).",
+    )
+
+
+class ConstantEmission(_Section):
+    """The same issuance every epoch."""
+
+    kind: Literal["constant"] = Field("constant", description="Schedule selector (label).")
+    tokens_per_epoch: float = Field(
+        500.0, ge=0, le=_MAX_TOKENS, description="Issuance per epoch (tokens/epoch)."
+    )
+    cap_tokens: float | None = _cap_field()
+
+
+class LinearDecayEmission(_Section):
+    """Issuance falling linearly from an initial to a final rate, then flat."""
+
+    kind: Literal["linear_decay"] = Field("linear_decay", description="Schedule selector (label).")
+    initial_tokens_per_epoch: float = Field(
+        1_000.0, ge=0, le=_MAX_TOKENS, description="Issuance at epoch 0 (tokens/epoch)."
+    )
+    final_tokens_per_epoch: float = Field(
+        0.0,
+        ge=0,
+        le=_MAX_TOKENS,
+        description="Issuance once the decay is over (tokens/epoch).",
+    )
+    decay_epochs: int = Field(
+        1461, ge=1, le=10_000_000, description="Duration of the decay (epochs)."
+    )
+    cap_tokens: float | None = _cap_field()
+
+
+class ExponentialDecayEmission(_Section):
+    """Issuance r₀·2^(−t / half_life)."""
+
+    kind: Literal["exponential_decay"] = Field(
+        "exponential_decay", description="Schedule selector (label)."
+    )
+    initial_tokens_per_epoch: float = Field(
+        1_000.0, ge=0, le=_MAX_TOKENS, description="Issuance at epoch 0 (tokens/epoch)."
+    )
+    half_life_epochs: float = Field(
+        365.25, gt=0, le=1e7, description="Time for issuance to halve (epochs)."
+    )
+    cap_tokens: float | None = _cap_field()
+
+
+class HalvingEmission(_Section):
+    """Bitcoin-style: issuance r₀ halved every ``halving_interval_epochs``."""
+
+    kind: Literal["halving"] = Field("halving", description="Schedule selector (label).")
+    initial_tokens_per_epoch: float = Field(
+        1_000.0,
+        ge=0,
+        le=_MAX_TOKENS,
+        description="Issuance before the first halving (tokens/epoch).",
+    )
+    halving_interval_epochs: float = Field(
+        4 * 365.25, gt=0, le=1e7, description="Time between halvings (epochs)."
+    )
+    cap_tokens: float | None = _cap_field()
+
+
+class SupplyHalvingEmission(_Section):
+    """Bittensor-style: issuance halves each time cumulative issuance crosses cap·(1 − 2⁻ⁿ)."""
+
+    kind: Literal["supply_halving"] = Field(
+        "supply_halving", description="Schedule selector (label)."
+    )
+    initial_tokens_per_epoch: float = Field(
+        1_000.0,
+        ge=0,
+        le=_MAX_TOKENS,
+        description="Issuance before the first halving (tokens/epoch).",
+    )
+    cap_tokens: float = Field(
+        1_000_000.0,
+        gt=0,
+        le=_MAX_TOKENS,
+        description="Issuance cap; halvings at 1/2, 3/4, 7/8 … of it (tokens).",
+    )
+
+
+class EmissionStep(_Section):
+    """One row of a piecewise-constant emission table."""
+
+    start_epoch: int = Field(
+        0, ge=0, le=10_000_000, description="First epoch of this rate (epoch index)."
+    )
+    tokens_per_epoch: float = Field(
+        0.0, ge=0, le=_MAX_TOKENS, description="Issuance from start_epoch on (tokens/epoch)."
+    )
+
+
+class TableEmission(_Section):
+    """Piecewise-constant issuance: each step's rate holds until the next step starts."""
+
+    kind: Literal["table"] = Field("table", description="Schedule selector (label).")
+    steps: tuple[EmissionStep, ...] = _seq(
+        (
+            EmissionStep(start_epoch=0, tokens_per_epoch=1_000.0),
+            EmissionStep(start_epoch=365, tokens_per_epoch=500.0),
+            EmissionStep(start_epoch=730, tokens_per_epoch=250.0),
+        ),
+        "Rate changes, first at epoch 0, start epochs strictly increasing (steps).",
+        min_length=1,
+        max_length=100_000,
+    )
+    cap_tokens: float | None = _cap_field()
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.steps[0].start_epoch != 0:
+            problems.append(
+                (
+                    ("steps", 0, "start_epoch"),
+                    f"the first step must start at epoch 0 (got {self.steps[0].start_epoch})",
+                )
+            )
+        for i in range(1, len(self.steps)):
+            if self.steps[i].start_epoch <= self.steps[i - 1].start_epoch:
+                problems.append(
+                    (
+                        ("steps", i, "start_epoch"),
+                        f"start epochs must increase strictly (step {i} starts at "
+                        f"{self.steps[i].start_epoch}, step {i - 1} at "
+                        f"{self.steps[i - 1].start_epoch})",
+                    )
+                )
+        _check(problems)
+        return self
+
+
+class PoolDripEmission(_Section):
+    """Fixed supply (OpenLedger's OPEN): rewards drip from a pre-minted pool, nothing is minted.
+
+    Each epoch pays ``tokens_per_epoch`` out of the unlocked balance of the vesting bucket
+    ``pool_bucket`` (at most what is unlocked and unspent).
+    """
+
+    kind: Literal["pool_drip"] = Field("pool_drip", description="Schedule selector (label).")
+    pool_bucket: str = Field(
+        "community",
+        min_length=1,
+        description="Vesting bucket (recipient: reward_pool) the rewards come from (bucket name).",
+    )
+    tokens_per_epoch: float = Field(
+        500.0,
+        ge=0,
+        le=_MAX_TOKENS,
+        description="Rewards paid from the pool per epoch, at most its unlocked balance "
+        "(tokens/epoch).",
+    )
+
+
+Emission = Annotated[
+    ConstantEmission
+    | LinearDecayEmission
+    | ExponentialDecayEmission
+    | HalvingEmission
+    | SupplyHalvingEmission
+    | TableEmission
+    | PoolDripEmission,
+    Field(discriminator="kind"),
+]
+"""Epoch reward schedule, selected by ``kind``."""
+
+
+class FeeSplit(_Section):
+    """Split of the net inference fee: builder β, stakers γ, contributors δ, burn φ; sums to 1."""
+
+    builder: float = Field(0.3, ge=0, le=1, description="Share to the model builder (fraction).")
+    stakers: float = Field(0.1, ge=0, le=1, description="Share to stakers (fraction).")
+    contributors: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Share to data contributors by attribution, positive part only (fraction).",
+    )
+    burn: float = Field(0.1, ge=0, le=1, description="Share burned (fraction).")
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> Self:
+        total = self.builder + self.stakers + self.contributors + self.burn
+        if abs(total - 1.0) > 1e-9:
+            _check(
+                [
+                    (
+                        (),
+                        f"shares must sum to 1 (builder {self.builder} + stakers {self.stakers}"
+                        f" + contributors {self.contributors} + burn {self.burn} = {total:.6g});"
+                        " adjust them",
+                    )
+                ]
+            )
+        return self
+
+
+class Staking(_Section):
+    """Staking at launch."""
+
+    initial_staked_fraction: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Fraction of each holder's unlocked balance staked at launch (fraction).",
+    )
+
+
+class SellPolicy(_Section):
+    """How one group of holders sells: a fraction of its unlocked balance per epoch above a price."""
+
+    holder: str = Field(
+        "investors",
+        min_length=1,
+        description="A vesting bucket name, or one of the roles "
+        + ", ".join(HOLDER_ROLES)
+        + " (who sells their earned rewards) (group name).",
+    )
+    fraction_per_epoch: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Fraction of the group's unlocked liquid balance sold each epoch "
+        "(fraction/epoch).",
+    )
+    min_price_usd: float = Field(
+        0.0,
+        ge=0,
+        le=_MAX_USD,
+        description="Sell only while the token price is at least this (USD/token).",
+    )
+
+
+class Tokenomics(_Section):
+    """The token: genesis supply, vesting, emission schedule, fee split, staking, sell policies."""
+
+    total_supply_tokens: float = Field(
+        1e9,
+        gt=0,
+        le=_MAX_TOKENS,
+        description="Genesis supply minted at launch and split over the vesting buckets (tokens).",
+    )
+    vesting: tuple[VestingBucket, ...] = _seq(
+        DEFAULT_VESTING,
+        "Vesting buckets; shares sum to 1 (buckets).",
+        min_length=1,
+        max_length=100,
+    )
+    emission: Emission = Field(
+        PoolDripEmission(), description="Epoch reward schedule, by kind (tokens/epoch)."
+    )
+    fee_split: FeeSplit = Field(FeeSplit(), description="Net inference fee split (fractions).")
+    staking: Staking = Field(Staking(), description="Staking at launch (fractions).")
+    sell_policies: tuple[SellPolicy, ...] = _seq(
+        (
+            SellPolicy(holder="investors", fraction_per_epoch=0.01),
+            SellPolicy(holder="team", fraction_per_epoch=0.005),
+            SellPolicy(holder="providers", fraction_per_epoch=0.1),
+            SellPolicy(holder="builders", fraction_per_epoch=0.05),
+            SellPolicy(holder="farmers", fraction_per_epoch=0.5),
+        ),
+        "Sell policies, at most one per group; groups without one never sell (policies).",
+        max_length=1_000,
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        names = [b.name for b in self.vesting]
+        for i in _duplicates(names):
+            problems.append((("vesting", i, "name"), f"bucket name '{names[i]}' is used twice"))
+        total = sum(b.share for b in self.vesting)
+        if abs(total - 1.0) > 1e-6:
+            problems.append(
+                (
+                    ("vesting",),
+                    f"bucket shares must sum to 1 (got {total:.6g}); adjust the shares",
+                )
+            )
+        holder_buckets = [b.name for b in self.vesting if b.recipient == "holders"]
+        allowed = holder_buckets + list(HOLDER_ROLES)
+        holders = [p.holder for p in self.sell_policies]
+        for i, holder in enumerate(holders):
+            if holder not in allowed:
+                problems.append(
+                    (
+                        ("sell_policies", i, "holder"),
+                        f"unknown holder group '{holder}'; expected a bucket with recipient "
+                        f"holders or a role: {', '.join(allowed)}",
+                    )
+                )
+        for i in _duplicates(holders):
+            problems.append(
+                (
+                    ("sell_policies", i, "holder"),
+                    f"holder group '{holders[i]}' has two sell policies; keep one",
+                )
+            )
+        if isinstance(self.emission, PoolDripEmission):
+            pools = [b.name for b in self.vesting if b.recipient == "reward_pool"]
+            if self.emission.pool_bucket not in pools:
+                problems.append(
+                    (
+                        ("emission", "pool_bucket"),
+                        f"pool bucket '{self.emission.pool_bucket}' is not a vesting bucket "
+                        "with recipient reward_pool (have: "
+                        f"{', '.join(pools) if pools else 'none'})",
+                    )
+                )
+        _check(problems)
+        return self
+
+
+# ------------------------------------------------------------------------------- market
+
+
+class Shock(_Section):
+    """A one-epoch disturbance of the exogenous order flow."""
+
+    epoch: int = Field(0, ge=0, le=10_000_000, description="Epoch of the shock (epoch index).")
+    multiplier: float = Field(
+        1.0, ge=0, le=1e6, description="Factor on that epoch's flow size (dimensionless)."
+    )
+    net_usd: float = Field(
+        0.0,
+        ge=-_MAX_USD,
+        le=_MAX_USD,
+        description="Extra one-off net flow that epoch, negative = sell-off (USD).",
+    )
+
+
+class OrderFlow(_Section):
+    """Exogenous net order flow on the AMM, a seeded stochastic process.
+
+    Each epoch t: flow_usd = mean_usd_per_epoch · m_t · (drift + volatility · z_t) +
+    shock net_usd, with z_t ~ N(0, 1) and m_t the shock multiplier (1 without a shock).
+    Positive flow buys tokens, negative flow sells tokens worth that many USD.
+    """
+
+    mean_usd_per_epoch: float = Field(
+        10_000.0,
+        ge=0,
+        le=_MAX_USD,
+        description="Scale of the exogenous flow (USD/epoch).",
+    )
+    drift: float = Field(
+        0.0,
+        ge=-1,
+        le=1,
+        description="Mean direction: +1 all buying, −1 all selling, 0 balanced (dimensionless).",
+    )
+    volatility: float = Field(
+        1.0,
+        ge=0,
+        le=1_000,
+        description="Std of the standardised flow around the drift (dimensionless).",
+    )
+    shocks: tuple[Shock, ...] = _seq((), "One-epoch shocks (shocks).", max_length=100_000)
+
+
+class Market(_Section):
+    """A constant-product AMM between the token and a USD numéraire, plus exogenous flow."""
+
+    initial_price_usd: float = Field(
+        0.5, gt=0, le=1e9, description="Token price at launch (USD/token)."
+    )
+    pool_liquidity_usd: float = Field(
+        1_000_000.0,
+        gt=0,
+        le=_MAX_USD,
+        description="USD reserve of the AMM at launch; the token reserve is this / price (USD).",
+    )
+    amm_fee: float = Field(
+        0.003, ge=0, le=0.1, description="Swap fee on the input amount (fraction)."
+    )
+    order_flow: OrderFlow = Field(OrderFlow(), description="Exogenous order flow (USD/epoch).")
+
+
+# -------------------------------------------------------------------------------- chain
+
+
+class Chain(_Section):
+    """The settlement chain (simpy): blocks, capacity, EIP-1559 base fee, payout policy."""
+
+    enabled: bool = Field(True, description="Settle each epoch's transactions on-chain (flag).")
+    block_time_seconds: float = Field(
+        2.0, gt=0, le=3_600, description="Time between blocks (seconds)."
+    )
+    block_capacity_tx: int = Field(
+        1_000, ge=1, le=100_000_000, description="Transactions per block (transactions)."
+    )
+    initial_base_fee_tokens: float = Field(
+        1e-4, gt=0, le=1e6, description="Base fee at launch (tokens/transaction)."
+    )
+    min_base_fee_tokens: float = Field(
+        1e-9, ge=0, le=1e6, description="Floor of the base fee (tokens/transaction)."
+    )
+    base_fee_max_change: float = Field(
+        0.125,
+        gt=0,
+        le=1,
+        description="Largest base-fee change per block, at empty or full blocks (fraction).",
+    )
+    target_fullness: float = Field(
+        0.5, gt=0, le=1, description="Block fullness at which the base fee is stable (fraction)."
+    )
+    tip_tokens: float = Field(
+        0.0, ge=0, le=1e6, description="Priority tip per transaction (tokens/transaction)."
+    )
+    payout_policy: Literal["stream", "batch"] = Field(
+        "batch",
+        description="stream: one transfer per inference per contributor; batch: one claim "
+        "per contributor per epoch (policy).",
+    )
+    max_events_per_epoch: int = Field(
+        500,
+        ge=1,
+        le=10_000_000,
+        description="Bound on simpy events per epoch; blocks are aggregated to stay under "
+        "it (events/epoch).",
+    )
+
+    @model_validator(mode="after")
+    def _fee_floor(self) -> Self:
+        if self.min_base_fee_tokens > self.initial_base_fee_tokens:
+            _check(
+                [
+                    (
+                        ("min_base_fee_tokens",),
+                        f"floor {self.min_base_fee_tokens} is above the initial base fee "
+                        f"{self.initial_base_fee_tokens}; lower it",
+                    )
+                ]
+            )
+        return self
+
+
+# -------------------------------------------------------------------------- attribution
+
+
+class GroundTruth(_Section):
+    """Ground-truth values (exact KNN-Shapley on a large clean set), computed by the simulator."""
+
+    every_epochs: int = Field(
+        30,
+        ge=0,
+        le=_MAX_EPOCHS,
+        description="Cadence of ground-truth valuation; 0 = only after the last epoch (epochs).",
+    )
+    k: int = Field(5, ge=1, le=10_000, description="K of the ground-truth KNN-Shapley (points).")
+    validation_points: int = Field(
+        500,
+        ge=1,
+        le=100_000_000,
+        description="Points of each datanet's ground-truth set used per valuation, at most "
+        "its ground_truth_points (points).",
+    )
+
+
+class Attribution(_Section):
+    """The attribution engine under test and its cadence."""
+
+    engine: Literal[
+        "uniform",
+        "volume",
+        "retrieval",
+        "loo",
+        "knn_shapley",
+        "tmc_shapley",
+        "banzhaf",
+        "influence",
+    ] = Field("retrieval", description="Attribution engine (engine name).")
+    every_epochs: int = Field(
+        7,
+        ge=1,
+        le=_MAX_EPOCHS,
+        description="Cadence of valuation engines; fees in between use the latest values (epochs).",
+    )
+    k: int = Field(5, ge=1, le=10_000, description="K of kNN-based utilities (points).")
+    budget: int = Field(
+        100,
+        ge=1,
+        le=100_000_000,
+        description="Permutations (tmc_shapley) or subset samples (banzhaf) per valuation "
+        "(samples).",
+    )
+    test_points: int = Field(
+        200,
+        ge=1,
+        le=100_000_000,
+        description="Points of each datanet's validation set the engine values data "
+        "against, at most its validation_points (points).",
+    )
+    retrieval_weights: Literal["equal", "inverse_distance"] = Field(
+        "equal",
+        description="How an inference's credit splits over its K neighbours (weighting).",
+    )
+    ground_truth: GroundTruth = Field(
+        GroundTruth(), description="Ground-truth valuation settings (cadence, points)."
+    )
+
+
+# ----------------------------------------------------------------------------- defences
+
+
+class StakeSlash(_Section):
+    """Bond b₀ + b₁·points per submission, slashed slash_fraction·severity·bond on failure."""
+
+    kind: Literal["stake_slash"] = Field("stake_slash", description="Defence selector (label).")
+    bond_base_tokens: float = Field(
+        10.0, ge=0, le=_MAX_TOKENS, description="Fixed bond b₀ per submission (tokens)."
+    )
+    bond_per_point_tokens: float = Field(
+        1.0, ge=0, le=_MAX_TOKENS, description="Bond b₁ per submitted point (tokens/point)."
+    )
+    challenge_window_epochs: int = Field(
+        7,
+        ge=0,
+        le=_MAX_EPOCHS,
+        description="Time a bond stays locked before release (epochs).",
+    )
+    slash_fraction: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Fraction of the bond slashed at full severity (fraction).",
+    )
+    severity_exponent: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="p in f(s) = slash_fraction·s^p for severity s in (0, 1]; 0 = all or "
+        "nothing, 1 = proportional (dimensionless).",
+    )
+    slash_to: Literal["burn", "treasury"] = Field(
+        "burn", description="Where slashed tokens go (destination)."
+    )
+
+
+class Reputation(_Section):
+    """r ← λ·r + (1 − λ)·s each epoch; rewards × r^γ, stopped below a penalty threshold."""
+
+    kind: Literal["reputation"] = Field("reputation", description="Defence selector (label).")
+    decay: float = Field(
+        0.9, ge=0, lt=1, description="Memory λ of the reputation average (fraction/epoch)."
+    )
+    gamma: float = Field(
+        2.0, ge=0, le=100, description="Exponent γ of the reward multiplier (dimensionless)."
+    )
+    penalty_threshold: float = Field(
+        0.2,
+        ge=0,
+        le=1,
+        description="Reputation below which rewards stop (reputation, 0–1).",
+    )
+    initial_reputation: float = Field(
+        0.5, ge=0, le=1, description="Reputation of a newcomer (reputation, 0–1)."
+    )
+
+
+class Dedup(_Section):
+    """Exact duplicates by content hash; near-duplicates within ε of other owners' points."""
+
+    kind: Literal["dedup"] = Field("dedup", description="Defence selector (label).")
+    near_duplicate_distance: float = Field(
+        0.05,
+        ge=0,
+        le=1e6,
+        description="ε: a point closer than this to an earlier point of another owner is a "
+        "near-duplicate; 0 = exact duplicates only (feature units).",
+    )
+    exact: bool = Field(True, description="Reject exact duplicates by content hash (flag).")
+    near: bool = Field(
+        True, description="Reject near-duplicates within near_duplicate_distance (flag)."
+    )
+
+
+class QualityFilter(_Section):
+    """Reject points whose label disagrees with the kNN majority or whose features are outliers."""
+
+    kind: Literal["quality_filter"] = Field(
+        "quality_filter", description="Defence selector (label)."
+    )
+    knn_k: int = Field(
+        5, ge=1, le=10_000, description="Neighbours consulted in the accepted set (points)."
+    )
+    min_label_agreement: float = Field(
+        0.4,
+        ge=0,
+        le=1,
+        description="Minimum fraction of the k neighbours sharing the point's label (fraction).",
+    )
+    max_robust_z: float = Field(
+        6.0,
+        gt=0,
+        le=1e6,
+        description="Maximum |x − median| / (1.4826·MAD) of any feature (robust z-score).",
+    )
+    min_reference_points: int = Field(
+        50,
+        ge=1,
+        le=100_000_000,
+        description="Accepted points needed before screening starts; fewer = accept all, "
+        "at least knn_k (points).",
+    )
+
+    @model_validator(mode="after")
+    def _enough_reference(self) -> Self:
+        if self.min_reference_points < self.knn_k:
+            _check(
+                [
+                    (
+                        ("min_reference_points",),
+                        f"{self.min_reference_points} is below knn_k = {self.knn_k}; "
+                        "screening needs at least k reference points",
+                    )
+                ]
+            )
+        return self
+
+
+class SybilGraph(_Section):
+    """Detect sybil clusters on the funding graph and discount their rewards."""
+
+    kind: Literal["sybil_graph"] = Field("sybil_graph", description="Defence selector (label).")
+    method: Literal["sybilrank", "clusters"] = Field(
+        "sybilrank",
+        description="SybilRank trust propagation from honest seeds, or clusters funded from "
+        "one wallet (algorithm).",
+    )
+    every_epochs: int = Field(7, ge=1, le=_MAX_EPOCHS, description="Detection cadence (epochs).")
+    discount: Literal["one_identity"] | Annotated[float, Field(ge=0, le=1)] = Field(
+        "one_identity",
+        description="Reward rule for flagged identities: one_identity = each flagged cluster "
+        "is paid what its best-paid member earned, shared pro rata; or a number in [0, 1], the "
+        "share of its reward a flagged identity keeps (rule or fraction).",
+    )
+    trust_seeds: int = Field(
+        10,
+        ge=1,
+        le=_MAX_COUNT,
+        description="Known-honest identities seeding SybilRank (identities).",
+    )
+    iterations: int | None = Field(
+        None,
+        ge=1,
+        le=1_000_000,
+        description="SybilRank power iterations; null = ⌈log₂ n⌉ over funded identities "
+        "(iterations).",
+    )
+    trust_threshold: float = Field(
+        0.2,
+        ge=0,
+        le=1e6,
+        description="SybilRank flags identities whose degree-normalised trust relative to "
+        "the stationary trust is below this (dimensionless).",
+    )
+    lazy_walk: bool = Field(
+        False,
+        description="SybilRank: lazy walk t ← ½t + ½·(propagated t), which avoids the plain "
+        "walk's oscillation on tree-shaped funding graphs (flag).",
+    )
+    min_cluster_size: int = Field(
+        3,
+        ge=2,
+        le=_MAX_COUNT,
+        description="clusters method: smallest funding cluster flagged, funder included "
+        "(identities).",
+    )
+
+
+class RateLimit(_Section):
+    """Cap submissions per identity per epoch; newcomers earn only after a minimum age."""
+
+    kind: Literal["rate_limit"] = Field("rate_limit", description="Defence selector (label).")
+    max_submissions_per_epoch: int = Field(
+        5,
+        ge=1,
+        le=10_000_000,
+        description="Submissions accepted per identity per epoch (submissions/epoch).",
+    )
+    min_age_epochs: int = Field(
+        0, ge=0, le=_MAX_EPOCHS, description="Age before an identity earns (epochs)."
+    )
+
+
+class WashGuard(_Section):
+    """Ocean Data Farming's rule: rewards capped at m × fees paid by independent consumers."""
+
+    kind: Literal["wash_guard"] = Field("wash_guard", description="Defence selector (label).")
+    multiplier: float = Field(
+        1.0,
+        gt=0,
+        le=1e6,
+        description="m: reward cap per unit of independent fees (tokens per fee token).",
+    )
+
+
+class ValidatorVote(_Section):
+    """Yuma-style stake-weighted κ-clipped consensus of validator scores on submissions."""
+
+    kind: Literal["validator_vote"] = Field(
+        "validator_vote", description="Defence selector (label)."
+    )
+    kappa: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="κ: stake share that must support a weight for it to count (fraction).",
+    )
+    approve_threshold: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Consensus score at or above which a submission is accepted (score, 0–1).",
+    )
+    noise_std: float = Field(
+        0.1,
+        ge=0,
+        le=100,
+        description="Std of each honest validator's scoring noise around the true quality "
+        "(score units).",
+    )
+
+
+Defense = Annotated[
+    StakeSlash
+    | Reputation
+    | Dedup
+    | QualityFilter
+    | SybilGraph
+    | RateLimit
+    | WashGuard
+    | ValidatorVote,
+    Field(discriminator="kind"),
+]
+"""One anti-farming / anti-poisoning mechanism, selected by ``kind``."""
+
+
+# ------------------------------------------------------------------------------ collect
+
+
+class Collect(_Section):
+    """What the run records and how often."""
+
+    metrics_every_epochs: int = Field(
+        1, ge=1, le=_MAX_EPOCHS, description="Cadence of timeseries rows (epochs)."
+    )
+    agent_snapshot_every_epochs: int = Field(
+        30,
+        ge=0,
+        le=_MAX_EPOCHS,
+        description="Cadence of per-individual snapshots; 0 = only after the last epoch (epochs).",
+    )
+    formats: tuple[Literal["parquet", "csv"], ...] = _seq(
+        ("parquet",),
+        "Table formats written for timeseries and agents (file formats).",
+        min_length=1,
+        max_length=2,
+    )
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        _check(
+            [
+                (("formats", i), f"format '{self.formats[i]}' is listed twice")
+                for i in _duplicates(list(self.formats))
+            ]
+        )
+        return self
+
+
+# ----------------------------------------------------------------------------- scenario
+
+
+class Scenario(_Section):
+    """A whole simulated economy. ``Scenario()`` is the baseline: one year of daily epochs,
+    a few hundred honest individuals, no adversaries, no defences."""
+
+    name: str = Field(
+        "baseline",
+        min_length=1,
+        max_length=100,
+        pattern=_NAME_PATTERN,
+        description="Scenario name, used in run folders (identifier).",
+    )
+    description: str = Field(
+        "", max_length=10_000, description="The question this scenario answers (free text)."
+    )
+    seed: int = Field(
+        42,
+        ge=0,
+        le=2**63 - 1,
+        description="Master seed every random stream derives from (integer).",
+    )
+    epochs: int = Field(365, ge=1, le=_MAX_EPOCHS, description="Simulated horizon (epochs).")
+    epoch_days: float = Field(1.0, gt=0, le=366, description="Calendar length of one epoch (days).")
+    population: Population = Field(Population(), description="Who takes part (individuals).")
+    datanets: tuple[Datanet, ...] = _seq(
+        (Datanet(),), "Datanets, names unique (datanets).", min_length=1, max_length=1_000
+    )
+    tokenomics: Tokenomics = Field(Tokenomics(), description="The token (tokens).")
+    market: Market = Field(Market(), description="The token's AMM market (USD).")
+    chain: Chain = Field(Chain(), description="The settlement chain (blocks).")
+    attribution: Attribution = Field(
+        Attribution(), description="Attribution engine and ground truth (engine settings)."
+    )
+    defenses: tuple[Defense, ...] = _seq(
+        (),
+        "Defences applied in the listed order, each kind at most once (mechanisms).",
+        max_length=8,
+    )
+    collect: Collect = Field(Collect(), description="Recording cadence (epochs).")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        kinds = [d.kind for d in self.defenses]
+        for i in _duplicates(kinds):
+            first = kinds.index(kinds[i])
+            problems.append(
+                (
+                    ("defenses", i, "kind"),
+                    f"defence '{kinds[i]}' is listed twice (entries {first} and {i}); "
+                    "each kind may appear once",
+                )
+            )
+        names = [d.name for d in self.datanets]
+        for i in _duplicates(names):
+            problems.append((("datanets", i, "name"), f"datanet name '{names[i]}' is used twice"))
+
+        min_classes = min(d.n_classes for d in self.datanets)
+        min_features = min(d.n_features for d in self.datanets)
+        poison = self.population.poisoners
+        base = ("population", "poisoners")
+        if poison.label_flip > 0 and poison.label_flip_target_class >= min_classes:
+            problems.append(
+                (
+                    (*base, "label_flip_target_class"),
+                    f"class {poison.label_flip_target_class} does not exist: a datanet has "
+                    f"only {min_classes} classes (0–{min_classes - 1})",
+                )
+            )
+        if poison.backdoor > 0:
+            if poison.backdoor_target_class >= min_classes:
+                problems.append(
+                    (
+                        (*base, "backdoor_target_class"),
+                        f"class {poison.backdoor_target_class} does not exist: a datanet has "
+                        f"only {min_classes} classes (0–{min_classes - 1})",
+                    )
+                )
+            for i, feature in enumerate(poison.backdoor_trigger_features):
+                if feature >= min_features:
+                    problems.append(
+                        (
+                            (*base, "backdoor_trigger_features", i),
+                            f"feature {feature} does not exist: a datanet has only "
+                            f"{min_features} features (0–{min_features - 1})",
+                        )
+                    )
+        gt_points = min(d.ground_truth_points for d in self.datanets)
+        if self.attribution.ground_truth.validation_points > gt_points:
+            problems.append(
+                (
+                    ("attribution", "ground_truth", "validation_points"),
+                    f"{self.attribution.ground_truth.validation_points} exceeds a datanet's "
+                    f"ground_truth_points ({gt_points}); lower it or raise ground_truth_points",
+                )
+            )
+        val_points = min(d.validation_points for d in self.datanets)
+        if self.attribution.test_points > val_points:
+            problems.append(
+                (
+                    ("attribution", "test_points"),
+                    f"{self.attribution.test_points} exceeds a datanet's validation_points "
+                    f"({val_points}); lower it or raise validation_points",
+                )
+            )
+        if "validator_vote" in kinds and self.population.validators == 0:
+            problems.append(
+                (
+                    ("defenses", kinds.index("validator_vote"), "kind"),
+                    "validator_vote needs validators: set population.validators ≥ 1",
+                )
+            )
+        _check(problems)
+        return self
