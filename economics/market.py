@@ -1,0 +1,723 @@
+"""Constant-product AMM (Uniswap V2 math) between the token and a USD numéraire, and an
+exogenous order-flow process.
+
+Why: token price, sell pressure and the cost for consumers of buying the tokens they pay
+inference fees with all come from one place — a constant-product pool. The swap formula is
+Uniswap V2's ``getAmountOut`` (0.3 % fee taken from the input)::
+
+    out = in·997·R_out / (R_in·1000 + in·997)
+
+computed in floating point (no integer rounding). The outside world (speculators, new
+users, macro demand) enters through :class:`OrderFlow`, a seeded stochastic process of
+signed USD flow per epoch.
+
+Contents:
+
+* :func:`amount_out`, :func:`amount_in` — the pure, numpy-broadcasting swap formulas.
+* :class:`ConstantProductPool` — pool state: ``buy``/``sell``, quotes, exact-output buys,
+  batches of signed orders (sequential, optionally seeded-shuffled) and a vectorised netted
+  batch (:meth:`ConstantProductPool.execute_net`). ``k`` never decreases and reserves stay
+  strictly positive; every rejected operation leaves the pool unchanged.
+* :class:`OrderFlow` — exogenous signed USD flow per epoch (log-normal magnitude with drift,
+  volatility and one-epoch shocks), deterministic given a numpy ``Generator``.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+__all__ = [
+    "UNISWAP_V2_FEE",
+    "ConstantProductPool",
+    "InsufficientLiquidityError",
+    "MarketError",
+    "OrderFlow",
+    "OrderFlowError",
+    "amount_in",
+    "amount_out",
+]
+
+UNISWAP_V2_FEE = 0.003
+"""Uniswap V2 swap fee (fraction of the input), computed exactly in the 997/1000 form."""
+
+
+class MarketError(ValueError):
+    """An AMM operation was given an invalid amount, reserve or fee."""
+
+
+class InsufficientLiquidityError(MarketError):
+    """A trade would take the pool's whole reserve (or more) of one asset."""
+
+
+class OrderFlowError(ValueError):
+    """Invalid :class:`OrderFlow` parameters or sampling arguments."""
+
+
+# --------------------------------------------------------------------------------------
+# Pure swap formulas
+# --------------------------------------------------------------------------------------
+
+
+def _check_fee(op: str, fee: float) -> float:
+    fee_f = float(fee)
+    if not (math.isfinite(fee_f) and 0.0 <= fee_f < 1.0):
+        raise MarketError(f"{op}: fee={fee!r} must be a fraction in [0, 1); e.g. 0.003 for 0.3 %")
+    return fee_f
+
+
+def _first_bad(arr: np.ndarray, bad: np.ndarray) -> str:
+    """Describe the first offending entry of ``arr`` (value and, for arrays, its index)."""
+    if arr.ndim == 0:
+        return repr(float(arr))
+    idx = np.unravel_index(int(np.argmax(bad)), bad.shape)
+    return f"{float(arr[idx])!r} at index {tuple(int(i) for i in idx)}"
+
+
+def _check_amount(op: str, name: str, value: ArrayLike) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    bad = ~np.isfinite(arr) | (arr < 0)
+    if bad.any():
+        raise MarketError(
+            f"{op}: {name} must be finite and >= 0, got {_first_bad(arr, bad)}; "
+            "pass non-negative finite amounts"
+        )
+    return arr
+
+
+def _check_reserve(op: str, name: str, value: ArrayLike) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    bad = ~np.isfinite(arr) | (arr <= 0)
+    if bad.any():
+        raise MarketError(
+            f"{op}: {name} must be finite and > 0, got {_first_bad(arr, bad)}; "
+            "a pool needs strictly positive reserves of both assets"
+        )
+    return arr
+
+
+def _check_overflow(op: str, result: np.ndarray) -> None:
+    bad = ~np.isfinite(result)
+    if bad.any():
+        raise MarketError(
+            f"{op}: the result overflows float64 ({_first_bad(result, bad)}); the amounts and "
+            "reserves are too large — rescale them (e.g. count in thousands)"
+        )
+
+
+def _result(x: np.ndarray) -> np.ndarray | float:
+    return float(x) if x.ndim == 0 else x
+
+
+def amount_out(
+    amount_in: ArrayLike,
+    reserve_in: ArrayLike,
+    reserve_out: ArrayLike,
+    fee: float = UNISWAP_V2_FEE,
+) -> np.ndarray | float:
+    """Output of a constant-product swap: Uniswap V2 ``getAmountOut`` in floating point.
+
+    ``out = amount_in·(1−fee)·reserve_out / (reserve_in + amount_in·(1−fee))``; for
+    ``fee == 0.003`` it is computed exactly in Uniswap's 997/1000 form
+    ``amount_in·997·reserve_out / (reserve_in·1000 + amount_in·997)``.
+
+    Args:
+        amount_in: amount of the input asset paid into the pool (input-asset units, >= 0);
+            broadcasts with the reserves.
+        reserve_in: pool reserve of the input asset before the swap (input-asset units, > 0).
+        reserve_out: pool reserve of the output asset before the swap (output-asset units, > 0).
+        fee: swap fee as a fraction of the input (dimensionless, in [0, 1)).
+
+    Returns:
+        Amount of the output asset received (output-asset units): a float for scalar
+        inputs, otherwise an array of the broadcast shape. Always ``< reserve_out``
+        mathematically (floating point can round it up to ``reserve_out`` only for inputs
+        ~1e16 times the input reserve; :class:`ConstantProductPool` rejects those).
+
+    Raises:
+        MarketError: negative/NaN/inf amount, non-positive or non-finite reserve, or a fee
+            outside [0, 1).
+    """
+    op = "amount_out"
+    fee_f = _check_fee(op, fee)
+    a = _check_amount(op, "amount_in", amount_in)
+    r_in = _check_reserve(op, "reserve_in", reserve_in)
+    r_out = _check_reserve(op, "reserve_out", reserve_out)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if fee_f == UNISWAP_V2_FEE:
+            a_with_fee = a * 997.0
+            out = a_with_fee * r_out / (r_in * 1000.0 + a_with_fee)
+        else:
+            a_with_fee = a * (1.0 - fee_f)
+            out = a_with_fee * r_out / (r_in + a_with_fee)
+    out = np.asarray(out, dtype=np.float64)
+    _check_overflow(op, out)
+    return _result(out)
+
+
+def amount_in(
+    amount_out: ArrayLike,
+    reserve_in: ArrayLike,
+    reserve_out: ArrayLike,
+    fee: float = UNISWAP_V2_FEE,
+) -> np.ndarray | float:
+    """Input needed to receive ``amount_out``: Uniswap V2 ``getAmountIn`` in floating point.
+
+    ``in = reserve_in·amount_out / ((reserve_out − amount_out)·(1−fee))`` (997/1000 form for
+    ``fee == 0.003``). Unlike the on-chain version there is no integer ``+1`` rounding: this
+    is the exact inverse of :func:`amount_out`, so ``amount_out(amount_in(y)) == y`` up to
+    floating-point rounding.
+
+    Args:
+        amount_out: desired amount of the output asset (output-asset units, >= 0 and
+            < reserve_out); broadcasts with the reserves.
+        reserve_in: pool reserve of the input asset before the swap (input-asset units, > 0).
+        reserve_out: pool reserve of the output asset before the swap (output-asset units, > 0).
+        fee: swap fee as a fraction of the input (dimensionless, in [0, 1)).
+
+    Returns:
+        Amount of the input asset to pay (input-asset units): a float for scalar inputs,
+        otherwise an array of the broadcast shape.
+
+    Raises:
+        MarketError: negative/NaN/inf amount, non-positive reserve, fee outside [0, 1).
+        InsufficientLiquidityError: ``amount_out >= reserve_out`` (the pool cannot pay
+            its whole reserve).
+    """
+    op = "amount_in"
+    fee_f = _check_fee(op, fee)
+    y = _check_amount(op, "amount_out", amount_out)
+    r_in = _check_reserve(op, "reserve_in", reserve_in)
+    r_out = _check_reserve(op, "reserve_out", reserve_out)
+    y_b, r_out_b = np.broadcast_arrays(y, r_out)
+    too_big = y_b >= r_out_b
+    if too_big.any():
+        idx = np.unravel_index(int(np.argmax(too_big)), too_big.shape) if too_big.ndim else ()
+        raise InsufficientLiquidityError(
+            f"amount_in: amount_out={float(y_b[idx])!r} must be < reserve_out="
+            f"{float(r_out_b[idx])!r}; a constant-product pool cannot pay out its whole "
+            "reserve — ask for less"
+        )
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if fee_f == UNISWAP_V2_FEE:
+            x = r_in * y * 1000.0 / ((r_out - y) * 997.0)
+        else:
+            x = r_in * y / ((r_out - y) * (1.0 - fee_f))
+    x = np.asarray(x, dtype=np.float64)
+    _check_overflow(op, x)
+    return _result(x)
+
+
+# --------------------------------------------------------------------------------------
+# Pool
+# --------------------------------------------------------------------------------------
+
+
+def _protect_k(new_in: float, new_out: float, k_old: float, reserve_out_old: float) -> float:
+    """Smallest adjustment of the new output-side reserve so that the float ``k`` never drops.
+
+    Mathematically a fee-paying swap raises ``k``; in floating point a tiny swap can lose an
+    ulp. Like Uniswap's integer rounding, the rounding error is charged to the trader: the
+    output reserve is raised to the smallest float with ``new_in·new_out >= k_old`` (capped
+    at the old reserve, which always satisfies it because ``new_in >= old reserve_in``).
+    """
+    if new_in * new_out >= k_old:
+        return new_out
+    r = k_old / new_in
+    while new_in * r < k_old:
+        r = float(np.nextafter(r, np.inf))
+    return min(max(new_out, r), reserve_out_old)
+
+
+class ConstantProductPool:
+    """A constant-product (x·y = k) pool between the token and USD, Uniswap V2 math.
+
+    State is two float reserves plus volume/fee counters. Every operation validates its
+    input first and raises :class:`MarketError` (or :class:`InsufficientLiquidityError`)
+    without changing anything; batches are all-or-nothing. After every trade ``k`` is at
+    least its previous value (the fee stays in the pool, floating-point rounding is charged
+    to the trader) and both reserves are strictly positive.
+
+    Counters: ``volume_usd`` and ``fees_usd`` accumulate since the last
+    :meth:`reset_counters` (call it once per epoch to get per-epoch figures);
+    ``total_volume_usd`` and ``total_fees_usd`` never reset. Volume is the USD value of each
+    trade's *input*: the cash paid for a buy, the tokens sold valued at the pre-trade spot
+    price for a sell; ``fees_usd = fee · volume_usd``.
+
+    Args:
+        token_reserve_tokens: initial token reserve (tokens, > 0).
+        cash_reserve_usd: initial numéraire reserve (USD, > 0).
+        fee: swap fee as a fraction of the input (dimensionless, [0, 1); Uniswap V2: 0.003).
+    """
+
+    def __init__(
+        self,
+        token_reserve_tokens: float,
+        cash_reserve_usd: float,
+        fee: float = UNISWAP_V2_FEE,
+    ) -> None:
+        op = "ConstantProductPool"
+        self._fee = _check_fee(op, fee)
+        self._tokens = float(_check_reserve(op, "token_reserve_tokens", token_reserve_tokens))
+        self._cash = float(_check_reserve(op, "cash_reserve_usd", cash_reserve_usd))
+        self.volume_usd = 0.0
+        self.fees_usd = 0.0
+        self.total_volume_usd = 0.0
+        self.total_fees_usd = 0.0
+
+    # ---- read-only state ---------------------------------------------------------------
+    @property
+    def token_reserve_tokens(self) -> float:
+        """Token reserve (tokens)."""
+        return self._tokens
+
+    @property
+    def cash_reserve_usd(self) -> float:
+        """Numéraire reserve (USD)."""
+        return self._cash
+
+    @property
+    def fee(self) -> float:
+        """Swap fee (fraction of each trade's input)."""
+        return self._fee
+
+    @property
+    def price(self) -> float:
+        """Spot price (USD per token) = cash reserve / token reserve."""
+        return self._cash / self._tokens
+
+    @property
+    def k(self) -> float:
+        """The invariant k = token reserve · cash reserve (tokens·USD)."""
+        return self._tokens * self._cash
+
+    def __repr__(self) -> str:
+        return (
+            f"ConstantProductPool(token_reserve_tokens={self._tokens!r}, "
+            f"cash_reserve_usd={self._cash!r}, fee={self._fee!r})"
+        )
+
+    def copy(self) -> ConstantProductPool:
+        """An independent copy of the pool (reserves, fee and counters)."""
+        other = ConstantProductPool(self._tokens, self._cash, self._fee)
+        other.volume_usd = self.volume_usd
+        other.fees_usd = self.fees_usd
+        other.total_volume_usd = self.total_volume_usd
+        other.total_fees_usd = self.total_fees_usd
+        return other
+
+    def reset_counters(self) -> tuple[float, float]:
+        """Return ``(volume_usd, fees_usd)`` since the last reset and zero them (per epoch)."""
+        out = (self.volume_usd, self.fees_usd)
+        self.volume_usd = 0.0
+        self.fees_usd = 0.0
+        return out
+
+    # ---- internals -----------------------------------------------------------------
+    def _snapshot(self) -> tuple[float, ...]:
+        return (
+            self._tokens,
+            self._cash,
+            self.volume_usd,
+            self.fees_usd,
+            self.total_volume_usd,
+            self.total_fees_usd,
+        )
+
+    def _restore(self, snap: tuple[float, ...]) -> None:
+        (
+            self._tokens,
+            self._cash,
+            self.volume_usd,
+            self.fees_usd,
+            self.total_volume_usd,
+            self.total_fees_usd,
+        ) = snap
+
+    def _record(self, volume_usd: float) -> None:
+        fees = self._fee * volume_usd
+        self.volume_usd += volume_usd
+        self.fees_usd += fees
+        self.total_volume_usd += volume_usd
+        self.total_fees_usd += fees
+
+    def _swap(self, op: str, amount: float, buy: bool, commit: bool) -> float:
+        """Swap ``amount`` of cash (``buy``) or tokens (sell); return the output amount."""
+        try:
+            amt = float(amount)
+        except (TypeError, ValueError):
+            amt = math.nan
+        if not (math.isfinite(amt) and amt >= 0.0):
+            amt = float(_check_amount(op, "cash_usd" if buy else "tokens", amount))
+        if amt == 0.0:
+            return 0.0
+        r_in, r_out = (self._cash, self._tokens) if buy else (self._tokens, self._cash)
+        # scalar form of amount_out (same IEEE operations, without numpy's per-call overhead)
+        if self._fee == UNISWAP_V2_FEE:
+            a_with_fee = amt * 997.0
+            out = a_with_fee * r_out / (r_in * 1000.0 + a_with_fee)
+        else:
+            a_with_fee = amt * (1.0 - self._fee)
+            out = a_with_fee * r_out / (r_in + a_with_fee)
+        new_in = r_in + amt
+        new_out = r_out - out
+        if not (new_out > 0.0 and math.isfinite(new_in)):
+            what = "token" if buy else "cash"
+            raise InsufficientLiquidityError(
+                f"{op}: input {amt!r} would empty the pool's {what} reserve "
+                f"(token reserve {self._tokens!r}, cash reserve {self._cash!r}); trade less"
+            )
+        new_out = _protect_k(new_in, new_out, r_in * r_out, r_out)
+        out = r_out - new_out
+        if commit:
+            volume = amt if buy else amt * self.price
+            if buy:
+                self._cash, self._tokens = new_in, new_out
+            else:
+                self._tokens, self._cash = new_in, new_out
+            self._record(volume)
+        return out
+
+    # ---- single trades -------------------------------------------------------------
+    def quote_buy(self, cash_usd: float) -> float:
+        """Tokens that :meth:`buy` would give for ``cash_usd`` (USD, >= 0); no state change."""
+        return self._swap("quote_buy", cash_usd, buy=True, commit=False)
+
+    def quote_sell(self, tokens: float) -> float:
+        """USD that :meth:`sell` would give for ``tokens`` (tokens, >= 0); no state change."""
+        return self._swap("quote_sell", tokens, buy=False, commit=False)
+
+    def buy(self, cash_usd: float) -> float:
+        """Spend ``cash_usd`` (USD, >= 0) on tokens; returns the tokens received."""
+        return self._swap("buy", cash_usd, buy=True, commit=True)
+
+    def sell(self, tokens: float) -> float:
+        """Sell ``tokens`` (tokens, >= 0) for USD; returns the USD received."""
+        return self._swap("sell", tokens, buy=False, commit=True)
+
+    def quote_buy_tokens_exact(self, tokens: float) -> float:
+        """USD that :meth:`buy_tokens_exact` would charge for ``tokens``; no state change."""
+        return self._buy_exact("quote_buy_tokens_exact", tokens, commit=False)
+
+    def buy_tokens_exact(self, tokens: float) -> float:
+        """Buy exactly ``tokens`` (tokens, >= 0, < token reserve); returns the USD paid.
+
+        For consumers who need an exact number of tokens (e.g. to pay an inference fee).
+        The cost is :func:`amount_in` (no +1 integer rounding), raised by at most a few ulps
+        if needed so that ``k`` does not decrease; the pool's token reserve falls by exactly
+        ``tokens``.
+
+        Raises:
+            InsufficientLiquidityError: ``tokens >= token reserve``.
+        """
+        return self._buy_exact("buy_tokens_exact", tokens, commit=True)
+
+    def _buy_exact(self, op: str, tokens: float, commit: bool) -> float:
+        amt = float(_check_amount(op, "tokens", tokens))
+        if amt == 0.0:
+            return 0.0
+        new_tokens = self._tokens - amt
+        if not new_tokens > 0.0:
+            raise InsufficientLiquidityError(
+                f"{op}: tokens={amt!r} must be < the pool's token reserve {self._tokens!r}; "
+                "buy fewer tokens"
+            )
+        try:
+            cash = float(amount_in(amt, self._cash, self._tokens, self._fee))
+        except InsufficientLiquidityError as exc:  # pragma: no cover - guarded above
+            raise InsufficientLiquidityError(f"{op}: {exc}") from exc
+        k_old = self.k
+        new_cash = self._cash + cash
+        if not math.isfinite(new_cash):
+            raise InsufficientLiquidityError(
+                f"{op}: buying {amt!r} of {self._tokens!r} reserve tokens costs an infinite "
+                "amount of cash; buy fewer tokens"
+            )
+        while new_cash * new_tokens < k_old:
+            new_cash = float(np.nextafter(new_cash, np.inf))
+        cash = new_cash - self._cash
+        if commit:
+            self._cash = new_cash
+            self._tokens = new_tokens
+            self._record(cash)
+        return cash
+
+    # ---- batches -------------------------------------------------------------------
+    def execute(self, orders: ArrayLike) -> np.ndarray:
+        """Apply a batch of signed orders sequentially, in the given order (all-or-nothing).
+
+        ``orders[i] > 0`` buys, spending that many USD; ``orders[i] < 0`` sells ``|orders[i]|``
+        tokens; ``0`` does nothing. Each order sees the reserves left by the previous one.
+
+        This loops over orders in Python (a swap depends on the previous one). That is
+        acceptable because callers aggregate orders per role (or strategy) per epoch, so a
+        batch holds a handful of orders; for many individuals' orders use
+        :meth:`execute_net`.
+
+        Args:
+            orders: 1-D signed amounts (USD for buys, tokens for sells), finite.
+
+        Returns:
+            float64 array, same length: tokens received for buys, USD received for sells,
+            0 for zero orders.
+
+        Raises:
+            MarketError: a non-finite order or a non-1-D batch; InsufficientLiquidityError
+            if an order would drain the pool — the pool is then left as before the batch.
+        """
+        arr = np.asarray(orders, dtype=np.float64)
+        if arr.ndim != 1:
+            raise MarketError(f"execute: orders must be a 1-D array, got shape {arr.shape}")
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise MarketError(
+                f"execute: orders must be finite, got {_first_bad(arr, bad)}; "
+                "positive = USD to spend, negative = tokens to sell"
+            )
+        outputs = np.zeros(arr.shape[0], dtype=np.float64)
+        snap = self._snapshot()
+        try:
+            for i, order in enumerate(arr.tolist()):
+                if order > 0.0:
+                    outputs[i] = self._swap("execute", order, buy=True, commit=True)
+                elif order < 0.0:
+                    outputs[i] = self._swap("execute", -order, buy=False, commit=True)
+        except MarketError:
+            self._restore(snap)
+            raise
+        return outputs
+
+    def execute_shuffled(self, orders: ArrayLike, rng: np.random.Generator) -> np.ndarray:
+        """:meth:`execute` in an order drawn from ``rng`` (one ``permutation`` call).
+
+        Returns the outputs aligned with the ORIGINAL order of ``orders``. Deterministic
+        given the Generator's state.
+        """
+        arr = np.asarray(orders, dtype=np.float64)
+        if arr.ndim != 1:
+            raise MarketError(
+                f"execute_shuffled: orders must be a 1-D array, got shape {arr.shape}"
+            )
+        perm = rng.permutation(arr.shape[0])
+        out_perm = self.execute(arr[perm])
+        outputs = np.empty_like(out_perm)
+        outputs[perm] = out_perm
+        return outputs
+
+    def execute_net(
+        self, buy_usd: ArrayLike, sell_tokens: ArrayLike
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Net many individuals' orders of one epoch into one swap; share outputs pro-rata.
+
+        Rule (an approximation of a sequential batch that creates neither tokens nor cash):
+
+        1. Let ``B = Σ buy_usd``, ``S = Σ sell_tokens`` and ``p`` the pre-trade spot price.
+           The matched part ``m = min(B, S·p)`` USD (``m/p`` tokens) crosses at ``p``
+           without price impact; the pool fee is charged on both sides: buyers receive
+           ``(m/p)·(1−fee)`` tokens, sellers ``m·(1−fee)`` USD, and the two fees
+           (``(m/p)·fee`` tokens and ``m·fee`` USD) are added to the reserves — in the
+           ratio ``p``, so the spot price is unchanged and ``k`` rises.
+        2. The unmatched rest (``B − m`` USD of buys, or ``S − m/p`` tokens of sells) is one
+           ordinary swap through the pool (with its price impact and fee).
+        3. Buyers share the tokens pro-rata to ``buy_usd``; sellers share the USD pro-rata to
+           ``sell_tokens``.
+
+        Conservation: tokens paid to buyers = tokens given by sellers + tokens leaving the
+        pool, and USD paid to sellers = USD given by buyers − USD entering the pool (to
+        floating-point rounding of the pro-rata shares). Compared with executing the
+        orders one by one, the matched part gets the spot price (less slippage for both
+        sides), so this slightly favours traders when flow is two-sided; with one-sided
+        flow it is exactly one swap of the aggregate. Volume counters record ``B + S·p``.
+
+        Args:
+            buy_usd: 1-D USD each buyer spends (USD, >= 0, finite).
+            sell_tokens: 1-D tokens each seller sells (tokens, >= 0, finite).
+
+        Returns:
+            ``(tokens_to_buyers, usd_to_sellers)``: float64 arrays aligned with the inputs
+            (tokens, USD).
+
+        Raises:
+            MarketError: a negative/NaN/inf or non-1-D input; InsufficientLiquidityError if
+            the residual swap would drain the pool (the pool is left unchanged).
+        """
+        op = "execute_net"
+        b = _check_amount(op, "buy_usd", buy_usd)
+        s = _check_amount(op, "sell_tokens", sell_tokens)
+        if b.ndim != 1 or s.ndim != 1:
+            raise MarketError(
+                f"{op}: buy_usd and sell_tokens must be 1-D arrays, got shapes "
+                f"{b.shape} and {s.shape}"
+            )
+        total_buy_usd = float(b.sum())
+        total_sell_tokens = float(s.sum())
+        if not (math.isfinite(total_buy_usd) and math.isfinite(total_sell_tokens)):
+            raise MarketError(f"{op}: total order size overflows float64; split the batch")
+        snap = self._snapshot()
+        p = self.price
+        buy_heavy = total_buy_usd >= total_sell_tokens * p
+        if buy_heavy:  # every sold token is matched; the rest of the cash swaps
+            matched_tokens = total_sell_tokens
+            matched_usd = total_sell_tokens * p
+        else:  # every USD of buys is matched; the rest of the tokens swap
+            matched_usd = total_buy_usd
+            matched_tokens = min(total_buy_usd / p, total_sell_tokens)
+        try:
+            # 1. matched part at spot; fees on both sides join the reserves at ratio p.
+            tokens_to_buyers_total = matched_tokens * (1.0 - self._fee)
+            usd_to_sellers_total = matched_usd * (1.0 - self._fee)
+            if matched_usd > 0.0:
+                self._tokens += matched_tokens * self._fee
+                self._cash += matched_usd * self._fee
+                self._record(2.0 * matched_usd)
+            # 2. the unmatched side as one swap.
+            if buy_heavy:
+                rest_buy_usd = max(total_buy_usd - matched_usd, 0.0)
+                tokens_to_buyers_total += self._swap(op, rest_buy_usd, buy=True, commit=True)
+            else:
+                rest_sell_tokens = max(total_sell_tokens - matched_tokens, 0.0)
+                usd_to_sellers_total += self._swap(op, rest_sell_tokens, buy=False, commit=True)
+        except MarketError:
+            self._restore(snap)
+            raise
+        # 3. pro-rata shares.
+        tokens_to_buyers = (
+            (b / total_buy_usd) * tokens_to_buyers_total
+            if total_buy_usd > 0.0
+            else np.zeros_like(b)
+        )
+        usd_to_sellers = (
+            (s / total_sell_tokens) * usd_to_sellers_total
+            if total_sell_tokens > 0.0
+            else np.zeros_like(s)
+        )
+        return tokens_to_buyers, usd_to_sellers
+
+
+# --------------------------------------------------------------------------------------
+# Exogenous order flow
+# --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OrderFlow:
+    """Exogenous signed USD order flow per epoch (outside demand), seeded.
+
+    Magnitude: log-normal around a trend, ``mean_usd_per_epoch · exp(drift·t) · N_t`` with
+    ``E[N_t] = 1``: if ``persistent`` the log-noise is a random walk (demand regimes that
+    last: ``log N_t = σ·(Z_0+…+Z_t) − σ²(t+1)/2``), otherwise i.i.d. per epoch
+    (``log N_t = σ·Z_t − σ²/2``). So ``E[|flow_t|] = mean_usd_per_epoch · exp(drift·t)``
+    before shocks in both modes. Sign: each epoch is a net sell with probability
+    ``sell_share`` (negative flow), otherwise a net buy. Shocks multiply the magnitude of
+    single epochs.
+
+    Attributes:
+        mean_usd_per_epoch: expected |flow| at epoch 0 (USD per epoch, >= 0).
+        drift_per_epoch: log-growth rate of the expected |flow| (1/epoch; 0 = flat,
+            0.01 ≈ +1 % per epoch, negative = fading demand).
+        volatility: standard deviation of the log-magnitude shock per epoch
+            (dimensionless per √epoch, >= 0; 0 = deterministic trend).
+        sell_share: probability that an epoch's net flow is a sell (dimensionless, [0, 1];
+            0 = pure outside demand, 0.5 = symmetric noise trading).
+        persistent: True = random-walk log-noise (shocks persist), False = i.i.d. noise.
+        shocks: ``((epoch, multiplier), ...)``: the flow magnitude of ``epoch`` (epochs,
+            >= 0) is multiplied by ``multiplier`` (dimensionless, >= 0; e.g. 5 for a hype
+            spike, 0.1 for a crash in demand). Repeated epochs multiply; epochs beyond the
+            sampled horizon are ignored. Lists are accepted and stored as tuples.
+    """
+
+    mean_usd_per_epoch: float
+    drift_per_epoch: float = 0.0
+    volatility: float = 0.0
+    sell_share: float = 0.0
+    persistent: bool = True
+    shocks: tuple[tuple[int, float], ...] = ()
+
+    def __post_init__(self) -> None:
+        def bad(field: str, value: object, need: str) -> OrderFlowError:
+            return OrderFlowError(f"OrderFlow.{field}={value!r} is invalid: must be {need}")
+
+        m = self.mean_usd_per_epoch
+        if not (isinstance(m, numbers.Real) and math.isfinite(m) and m >= 0):
+            raise bad("mean_usd_per_epoch", m, "a finite number of USD per epoch >= 0")
+        d = self.drift_per_epoch
+        if not (isinstance(d, numbers.Real) and math.isfinite(d)):
+            raise bad("drift_per_epoch", d, "a finite log-growth rate per epoch")
+        v = self.volatility
+        if not (isinstance(v, numbers.Real) and math.isfinite(v) and v >= 0):
+            raise bad("volatility", v, "a finite number >= 0")
+        s = self.sell_share
+        if not (isinstance(s, numbers.Real) and math.isfinite(s) and 0 <= s <= 1):
+            raise bad("sell_share", s, "a probability in [0, 1]")
+        if not isinstance(self.persistent, bool):
+            raise bad("persistent", self.persistent, "True or False")
+        shocks: list[tuple[int, float]] = []
+        for item in self.shocks:
+            try:
+                epoch, mult = item
+            except (TypeError, ValueError):
+                raise bad("shocks", item, "a pair (epoch, multiplier)") from None
+            if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
+                raise bad("shocks", item, "(epoch, multiplier) with an integer epoch >= 0")
+            if not (isinstance(mult, numbers.Real) and math.isfinite(mult) and mult >= 0):
+                raise bad("shocks", item, "(epoch, multiplier) with a finite multiplier >= 0")
+            shocks.append((int(epoch), float(mult)))
+        object.__setattr__(self, "shocks", tuple(shocks))
+
+    def sample(self, epochs: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw the signed USD flow for epochs ``0 … epochs−1``.
+
+        Draws ``rng.standard_normal(epochs)`` then ``rng.random(epochs)`` (always both, so
+        changing ``sell_share`` keeps the magnitudes: common random numbers).
+
+        Args:
+            epochs: number of epochs to sample (epochs, >= 0).
+            rng: the numpy Generator to draw from (the only source of randomness).
+
+        Returns:
+            float64 array of length ``epochs``: positive = net buy of that many USD,
+            negative = net sell of that many USD (USD per epoch).
+
+        Raises:
+            OrderFlowError: negative ``epochs``, a non-Generator ``rng``, or parameters
+                whose trend overflows float64 over the horizon.
+        """
+        if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 0:
+            raise OrderFlowError(f"OrderFlow.sample: epochs={epochs!r} must be an integer >= 0")
+        if not isinstance(rng, np.random.Generator):
+            raise OrderFlowError(
+                f"OrderFlow.sample: rng must be a numpy.random.Generator, got "
+                f"{type(rng).__name__}; create one with numpy.random.default_rng(seed)"
+            )
+        n = int(epochs)
+        z = rng.standard_normal(n)
+        u = rng.random(n)
+        t = np.arange(n, dtype=np.float64)
+        sigma = float(self.volatility)
+        if self.persistent:
+            log_noise = sigma * np.cumsum(z) - 0.5 * sigma * sigma * (t + 1.0)
+        else:
+            log_noise = sigma * z - 0.5 * sigma * sigma
+        with np.errstate(over="ignore"):
+            magnitude = float(self.mean_usd_per_epoch) * np.exp(
+                float(self.drift_per_epoch) * t + log_noise
+            )
+        if self.shocks:
+            at = np.array([e for e, _ in self.shocks], dtype=np.int64)
+            mult = np.array([m for _, m in self.shocks], dtype=np.float64)
+            inside = at < n
+            factors = np.ones(n, dtype=np.float64)
+            np.multiply.at(factors, at[inside], mult[inside])
+            magnitude = magnitude * factors
+        if not np.isfinite(magnitude).all():
+            raise OrderFlowError(
+                f"OrderFlow.sample: the flow overflows float64 within {n} epochs "
+                f"(drift_per_epoch={self.drift_per_epoch!r}, volatility={self.volatility!r}); "
+                "lower the drift/volatility or sample fewer epochs"
+            )
+        sign = np.where(u < float(self.sell_share), -1.0, 1.0)
+        return magnitude * sign
