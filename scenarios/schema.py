@@ -429,7 +429,7 @@ class Population(_Section):
         10, ge=1, le=1_000_000, description="Points in each provider submission (points)."
     )
     provider_cost_usd_per_point: float = Field(
-        0.2,
+        2.0,
         ge=0,
         le=_MAX_USD,
         description="Honest provider's cost to collect and label one point (USD/point).",
@@ -567,7 +567,7 @@ class Datanet(_Section):
         description="Clean points in the datanet at launch, owned by the protocol (points).",
     )
     validation_points: int = Field(
-        500,
+        300,
         ge=10,
         le=10_000_000,
         description="Clean held-out points that measure model quality; no agent sees them "
@@ -586,6 +586,13 @@ class Datanet(_Section):
     k: int = Field(5, ge=1, le=10_000, description="Neighbours per kNN inference (points).")
     retrain_every_epochs: int = Field(
         7, ge=1, le=_MAX_EPOCHS, description="Builder retraining cadence (epochs)."
+    )
+    window_points: int = Field(
+        10_000,
+        ge=0,
+        le=100_000_000,
+        description="Models train on, and engines value, only the most recent this many "
+        "active points; 0 = all (points).",
     )
     pricing: InferencePricing = Field(
         InferencePricing(), description="Price of one inference (ledger tokens)."
@@ -1030,30 +1037,43 @@ class Shock(_Section):
 
 
 class OrderFlow(_Section):
-    """Exogenous net order flow on the AMM, a seeded stochastic process.
+    """Exogenous net order flow on the AMM, a seeded stochastic process
+    (``economics.market.OrderFlow``).
 
-    Each epoch t: flow_usd = mean_usd_per_epoch · m_t · (drift + volatility · z_t) +
-    shock net_usd, with z_t ~ N(0, 1) and m_t the shock multiplier (1 without a shock).
-    Positive flow buys tokens, negative flow sells tokens worth that many USD.
+    Each epoch the net flow's magnitude is log-normal around
+    ``mean_usd_per_epoch · exp(growth_per_epoch · t)`` (volatility = std of the log-noise,
+    a random walk if ``persistent``), its sign a sell with probability ``sell_share``;
+    shocks multiply one epoch's magnitude and add ``net_usd``. Positive flow buys tokens,
+    negative flow sells tokens worth that many USD (at most what outside holders own).
     """
 
     mean_usd_per_epoch: float = Field(
         10_000.0,
         ge=0,
         le=_MAX_USD,
-        description="Scale of the exogenous flow (USD/epoch).",
+        description="Expected magnitude of the net flow at launch (USD/epoch).",
     )
-    drift: float = Field(
+    growth_per_epoch: float = Field(
         0.0,
         ge=-1,
         le=1,
-        description="Mean direction: +1 all buying, −1 all selling, 0 balanced (dimensionless).",
+        description="Log-growth rate of the expected flow magnitude (1/epoch).",
     )
     volatility: float = Field(
-        1.0,
+        0.5,
         ge=0,
-        le=1_000,
-        description="Std of the standardised flow around the drift (dimensionless).",
+        le=10,
+        description="Std of the log-magnitude noise per epoch (dimensionless per √epoch).",
+    )
+    sell_share: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="Probability that an epoch's net flow is a sell (probability).",
+    )
+    persistent: bool = Field(
+        False,
+        description="Random-walk log-noise, so demand regimes persist (flag).",
     )
     shocks: tuple[Shock, ...] = _seq((), "One-epoch shocks (shocks).", max_length=100_000)
 
@@ -1098,7 +1118,7 @@ class Chain(_Section):
     base_fee_max_change: float = Field(
         0.125,
         gt=0,
-        le=1,
+        lt=1,
         description="Largest base-fee change per block, at empty or full blocks (fraction).",
     )
     target_fullness: float = Field(
@@ -1113,7 +1133,7 @@ class Chain(_Section):
         "per contributor per epoch (policy).",
     )
     max_events_per_epoch: int = Field(
-        500,
+        100,
         ge=1,
         le=10_000_000,
         description="Bound on simpy events per epoch; blocks are aggregated to stay under "
@@ -1149,7 +1169,7 @@ class GroundTruth(_Section):
     )
     k: int = Field(5, ge=1, le=10_000, description="K of the ground-truth KNN-Shapley (points).")
     validation_points: int = Field(
-        500,
+        300,
         ge=1,
         le=100_000_000,
         description="Points of each datanet's ground-truth set used per valuation, at most "
@@ -1190,6 +1210,14 @@ class Attribution(_Section):
         le=100_000_000,
         description="Points of each datanet's validation set the engine values data "
         "against, at most its validation_points (points).",
+    )
+    max_queries_per_model: int = Field(
+        64,
+        ge=1,
+        le=10_000_000,
+        description="Inferences per model and epoch whose queries are simulated for the "
+        "retrieval trail; more inferences are represented by this sample, each query "
+        "weighted by inferences / sample (queries).",
     )
     retrieval_weights: Literal["equal", "inverse_distance"] = Field(
         "equal",
@@ -1451,6 +1479,11 @@ class Collect(_Section):
         ge=0,
         le=_MAX_EPOCHS,
         description="Cadence of per-individual snapshots; 0 = only after the last epoch (epochs).",
+    )
+    journal: bool = Field(
+        False,
+        description="Keep the ledger's per-operation journal in memory (flag; costs memory "
+        "proportional to transfers, about 40 bytes each).",
     )
     formats: tuple[Literal["parquet", "csv"], ...] = _seq(
         ("parquet",),

@@ -1,0 +1,190 @@
+"""Reward farmers: identities that try to earn rewards without adding value.
+
+* ``duplicate`` — re-upload exact copies of other owners' accepted points;
+* ``near_duplicate`` — re-upload copies with a tiny jitter (defeats exact hashing);
+* ``sybil`` — one operator runs many identities, each funded from the operator's wallet
+  (those funding transfers are the funding-graph edges a ``sybil_graph`` defence sees);
+  identities upload copies, jittered copies or fresh, noisily labelled points;
+* ``wash`` — wash consumers (:class:`WashSet`) upload jittered copies and then pay for
+  inferences whose queries sit on their own points, so a per-inference (retrieval)
+  attribution credits their data with their own fees and a share of emission.
+
+Farmers are profit-seekers: they stay while rewards (valued at the token price) cover
+their costs and leave otherwise (the shared churn rule), so a defence that makes farming
+unprofitable shows up as a shrinking farmer population.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from agents.base import ChurnRule, RoleSet
+from agents.plans import DUPLICATE, FRESH, NEAR_DUPLICATE, SubmissionPlan, poisson_submissions
+
+if TYPE_CHECKING:
+    from scenarios.schema import Farmers
+    from sim.model import EconomyModel
+
+# Strategy codes of the ``strategy`` column.
+STRAT_DUPLICATE, STRAT_NEAR_DUPLICATE, STRAT_SYBIL, STRAT_OPERATOR = range(4)
+STRATEGY_NAMES = ("duplicate", "near_duplicate", "sybil", "operator")
+_SYBIL_KIND = {"duplicate": DUPLICATE, "near_duplicate": NEAR_DUPLICATE, "fresh": FRESH}
+
+
+class FarmerSet(RoleSet):
+    """Duplicate, near-duplicate and sybil farmers.
+
+    Columns: ``strategy`` (code, see ``STRATEGY_NAMES``), ``operator`` (ledger account of
+    the sybil operator's wallet, -1 for others), ``datanet`` (target datanet index).
+    Parameters come from ``scenario.population.farmers`` (units in the schema).
+    """
+
+    role: ClassVar[str] = "farmers"
+    adversary: ClassVar[bool] = True
+    extra_columns: ClassVar[dict[str, object]] = {
+        "strategy": np.int8,
+        "operator": np.int64,
+        "datanet": np.int64,
+    }
+
+    def __init__(self, model: EconomyModel, farmers: Farmers, churn: ChurnRule) -> None:
+        super().__init__(model, churn)
+        self.params = farmers
+
+    def populate(self, rng: np.random.Generator) -> None:
+        """Create the launch population: plain farmers, then operators and identities."""
+        p = self.params
+        n_dn = self.model_.n_datanets
+        for strategy, count in (
+            (STRAT_DUPLICATE, p.duplicate),
+            (STRAT_NEAR_DUPLICATE, p.near_duplicate),
+        ):
+            if count:
+                self.add(
+                    count,
+                    strategy=strategy,
+                    operator=-1,
+                    datanet=rng.integers(0, n_dn, size=count),
+                )
+        for _ in range(p.sybil_operators):  # one operator at a time: a handful at most
+            self.add_operator(rng)
+        self.founders = len(self)
+
+    def add_operator(self, rng: np.random.Generator) -> None:
+        """Add one sybil operator and its identities, funding each from its wallet."""
+        p = self.params
+        model = self.model_
+        op_row = self.add(1, strategy=STRAT_OPERATOR, operator=-1, datanet=0)
+        op_acct = int(self.cols.account[op_row[0]])
+        self.cols.operator[op_row] = op_acct
+        datanet = int(rng.integers(0, model.n_datanets))
+        ids = self.add(
+            p.identities_per_operator, strategy=STRAT_SYBIL, operator=op_acct, datanet=datanet
+        )
+        funding = p.sybil_funding_tokens
+        if funding > 0:
+            # The operator buys the identities' funding on the market, then fans it out.
+            model.buy_tokens_for(np.array([op_acct]), np.array([funding * ids.size]))
+            model.fund(op_acct, self.cols.account[ids], funding)
+
+    def spawn(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Newcomers copy the strategy mix of the launch population (operators excluded)."""
+        founders = self.cols.strategy[: self.founders]
+        plain = founders[founders < STRAT_SYBIL]
+        if plain.size == 0:
+            return np.empty(0, dtype=np.int64)
+        strategy = rng.choice(plain, size=n)
+        return self.add(
+            n,
+            strategy=strategy,
+            operator=-1,
+            datanet=rng.integers(0, self.model_.n_datanets, size=n),
+        )
+
+    def on_leave(self, rows: np.ndarray) -> None:
+        """An operator leaving takes its identities with it."""
+        cols = self.cols
+        ops = cols.account[rows[cols.strategy[rows] == STRAT_OPERATOR]]
+        if ops.size:
+            orphan = cols.active & np.isin(cols.operator, ops)
+            cols.active[orphan] = False
+            cols.left_epoch[orphan] = self.model_.epoch
+
+    def plan(self, rng: np.random.Generator) -> SubmissionPlan:
+        """This epoch's farmed submissions (operators themselves do not submit)."""
+        p = self.params
+        cols = self.cols
+        active = self.active_rows()
+        uploaders = active[cols.strategy[active] != STRAT_OPERATOR]
+        rows = poisson_submissions(rng, uploaders, p.submissions_per_epoch)
+        strategy = cols.strategy[rows]
+        kind = np.where(
+            strategy == STRAT_DUPLICATE,
+            DUPLICATE,
+            np.where(
+                strategy == STRAT_NEAR_DUPLICATE, NEAR_DUPLICATE, _SYBIL_KIND[p.sybil_content]
+            ),
+        ).astype(np.int8)
+        n = rows.size
+        return SubmissionPlan(
+            role=self.role,
+            rows=rows,
+            owner=cols.account[rows],
+            datanet=cols.datanet[rows],
+            n_points=np.full(n, p.points_per_submission, dtype=np.int64),
+            kind=kind,
+            quality=np.full(n, p.sybil_label_quality),
+            cost_usd_per_point=np.full(n, p.cost_usd_per_point),
+            extra={"jitter": p.near_duplicate_jitter},
+        )
+
+
+class WashSet(RoleSet):
+    """Wash consumers: upload jittered copies, then buy inferences that retrieve them.
+
+    Columns: ``builder`` (row of the colluding builder whose model they query),
+    ``datanet`` (that builder's datanet). Parameters come from
+    ``scenario.population.farmers`` (``wash``, ``wash_inferences_per_epoch``, ...).
+    """
+
+    role: ClassVar[str] = "wash"
+    adversary: ClassVar[bool] = True
+    extra_columns: ClassVar[dict[str, object]] = {"builder": np.int64, "datanet": np.int64}
+
+    def __init__(self, model: EconomyModel, farmers: Farmers, churn: ChurnRule) -> None:
+        super().__init__(model, churn)
+        self.params = farmers
+
+    def spawn(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Add ``n`` wash consumers, each colluding with a random builder."""
+        builders = self.model_.builders
+        if len(builders) == 0:
+            return np.empty(0, dtype=np.int64)
+        b = rng.integers(0, len(builders), size=n)
+        return self.add(n, builder=b, datanet=builders.cols.datanet[b])
+
+    def plan(self, rng: np.random.Generator) -> SubmissionPlan:
+        """Jittered copies to be retrieved later by the wash queries."""
+        p = self.params
+        rows = poisson_submissions(rng, self.active_rows(), p.submissions_per_epoch)
+        n = rows.size
+        return SubmissionPlan(
+            role=self.role,
+            rows=rows,
+            owner=self.cols.account[rows],
+            datanet=self.cols.datanet[rows],
+            n_points=np.full(n, p.points_per_submission, dtype=np.int64),
+            kind=np.full(n, NEAR_DUPLICATE, dtype=np.int8),
+            quality=np.ones(n),
+            cost_usd_per_point=np.full(n, p.cost_usd_per_point),
+            extra={"jitter": p.near_duplicate_jitter},
+        )
+
+    def demand(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Self-dealt inferences this epoch: (rows, inference counts), Poisson per row."""
+        rows = self.active_rows()
+        counts = rng.poisson(self.params.wash_inferences_per_epoch, size=rows.size)
+        keep = counts > 0
+        return rows[keep], counts[keep].astype(np.int64)

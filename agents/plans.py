@@ -1,0 +1,60 @@
+"""What role sets hand to the model: submission plans.
+
+Agents decide *who* submits *how many* points of *which kind*; the model (``sim/``) turns
+a plan into points with the datanet generators. This keeps the dependency direction
+``sim → agents → economics``: agents never import the learning task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+# Point kinds, identical to ``sim.datanet.Kind`` (kept as plain ints here so agents do not
+# import sim/); tests check both stay equal.
+HONEST, LABEL_FLIP, BACKDOOR, NOISE, DUPLICATE, NEAR_DUPLICATE = range(6)
+FRESH = HONEST  # sybil identities uploading freshly drawn, noisily labelled points
+
+
+@dataclass
+class SubmissionPlan:
+    """One epoch's submissions of one role set, one entry per submission.
+
+    Attributes:
+        role: Role name of the submitters.
+        rows: Row of the submitter in its role set, per submission.
+        owner: Ledger account of the submitter, per submission.
+        datanet: Index of the target datanet, per submission.
+        n_points: Points in each submission (points).
+        kind: Point kind of each submission (``HONEST`` … ``NEAR_DUPLICATE``).
+        quality: Label accuracy for honest/fresh submissions (probability), per submission.
+        cost_usd_per_point: Submitter's production cost (USD/point), per submission.
+    """
+
+    role: str
+    rows: np.ndarray
+    owner: np.ndarray
+    datanet: np.ndarray
+    n_points: np.ndarray
+    kind: np.ndarray
+    quality: np.ndarray
+    cost_usd_per_point: np.ndarray
+    extra: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def n_submissions(self) -> int:
+        """Number of submissions in the plan."""
+        return int(self.owner.shape[0])
+
+
+def poisson_submissions(
+    rng: np.random.Generator,
+    rows: np.ndarray,
+    rate_per_epoch: float,
+) -> np.ndarray:
+    """Rows repeated once per submission this epoch (Poisson(rate) submissions per row)."""
+    if rows.size == 0 or rate_per_epoch <= 0:
+        return np.empty(0, dtype=np.int64)
+    counts = rng.poisson(rate_per_epoch, size=rows.size)
+    return np.repeat(rows, counts)

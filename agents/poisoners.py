@@ -1,0 +1,73 @@
+"""Data poisoners: label flips (random or targeted), backdoors and junk.
+
+Poisoners submit like providers but their points hurt the model. They are paid whatever
+the attribution engine gives them (``volume`` pays junk as much as good data), and leave
+when that no longer covers their cost — unless ``persistent`` attackers are modelled by a
+churn rule with a very low exit threshold in the scenario.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+
+from agents.base import ChurnRule, RoleSet
+from agents.plans import BACKDOOR, LABEL_FLIP, NOISE, SubmissionPlan, poisson_submissions
+
+if TYPE_CHECKING:
+    from scenarios.schema import Poisoners
+    from sim.model import EconomyModel
+
+STRATEGY_KIND = (LABEL_FLIP, BACKDOOR, NOISE)
+STRATEGY_NAMES = ("label_flip", "backdoor", "noise")
+
+
+class PoisonerSet(RoleSet):
+    """Poisoners. Columns: ``strategy`` (0 label_flip, 1 backdoor, 2 noise) and
+    ``datanet``. Parameters come from ``scenario.population.poisoners``."""
+
+    role: ClassVar[str] = "poisoners"
+    adversary: ClassVar[bool] = True
+    extra_columns: ClassVar[dict[str, object]] = {"strategy": np.int8, "datanet": np.int64}
+
+    def __init__(self, model: EconomyModel, poisoners: Poisoners, churn: ChurnRule) -> None:
+        super().__init__(model, churn)
+        self.params = poisoners
+
+    def populate(self, rng: np.random.Generator) -> None:
+        """Create the launch population of each strategy."""
+        p = self.params
+        n_dn = self.model_.n_datanets
+        for code, count in enumerate((p.label_flip, p.backdoor, p.noise)):
+            if count:
+                self.add(count, strategy=code, datanet=rng.integers(0, n_dn, size=count))
+        self.founders = len(self)
+
+    def spawn(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Newcomers copy the strategy mix of the launch population."""
+        founders = self.cols.strategy[: self.founders]
+        if founders.size == 0:
+            return np.empty(0, dtype=np.int64)
+        return self.add(
+            n,
+            strategy=rng.choice(founders, size=n),
+            datanet=rng.integers(0, self.model_.n_datanets, size=n),
+        )
+
+    def plan(self, rng: np.random.Generator) -> SubmissionPlan:
+        """This epoch's poisoned submissions."""
+        p = self.params
+        rows = poisson_submissions(rng, self.active_rows(), p.submissions_per_epoch)
+        n = rows.size
+        kind = np.asarray(STRATEGY_KIND, dtype=np.int8)[self.cols.strategy[rows]]
+        return SubmissionPlan(
+            role=self.role,
+            rows=rows,
+            owner=self.cols.account[rows],
+            datanet=self.cols.datanet[rows],
+            n_points=np.full(n, p.points_per_submission, dtype=np.int64),
+            kind=kind,
+            quality=np.zeros(n),
+            cost_usd_per_point=np.full(n, p.cost_usd_per_point),
+        )

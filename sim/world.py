@@ -1,0 +1,111 @@
+"""Per-datanet simulation state: the task, the accepted points, the held-out sets and the
+attribution bookkeeping that lives beside the points.
+
+Kept apart from :mod:`sim.model` so the epoch loop reads as a list of phases, while the
+per-point arrays (engine values, retrieval credit, ground-truth values) live here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from economics.learning import KNNClassifier
+from scenarios.schema import Datanet as DatanetSpec
+from sim.datanet import Datanet, GaussianMixtureTask, TaskSpec
+
+
+@dataclass
+class DatanetState:
+    """Everything the simulation keeps about one datanet.
+
+    Attributes:
+        spec: The scenario's datanet section.
+        task: The Gaussian-mixture generator (the truth no agent sees).
+        store: Accepted points (growing columns).
+        x_val, y_val: Clean held-out set measuring model quality (points).
+        x_gt, y_gt: Large clean set for ground-truth KNN-Shapley (points).
+        values: Latest engine value per stored point (0 for points added since), aligned
+            with ``store`` rows.
+        credit: This epoch's retrieval credit per stored point (tokens of fees).
+        credit_independent: Part of ``credit`` from independent (non-wash) consumers.
+        fees_net_tokens: This epoch's net fees paid on the datanet's models (tokens).
+        valued_epoch: Epoch of the last engine valuation (-1 never).
+    """
+
+    spec: DatanetSpec
+    task: GaussianMixtureTask
+    store: Datanet
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_gt: np.ndarray
+    y_gt: np.ndarray
+    values: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    credit: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    credit_independent: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    fees_net_tokens: float = 0.0
+    valued_epoch: int = -1
+    _honest_model_epoch: int = -1
+    honest_only_accuracy: float = float("nan")
+
+    @classmethod
+    def create(cls, spec: DatanetSpec, rng: np.random.Generator) -> DatanetState:
+        """Draw the task and its held-out sets from ``rng``."""
+        task = GaussianMixtureTask(
+            TaskSpec(
+                n_classes=spec.n_classes,
+                n_features=spec.n_features,
+                class_separation=spec.class_separation,
+            ),
+            rng,
+        )
+        x_val, y_val = task.sample(spec.validation_points, rng)
+        x_gt, y_gt = task.sample(spec.ground_truth_points, rng)
+        return cls(
+            spec=spec,
+            task=task,
+            store=Datanet(spec.name, spec.n_features, capacity=max(1024, spec.seed_points)),
+            x_val=x_val,
+            y_val=y_val,
+            x_gt=x_gt,
+            y_gt=y_gt,
+        )
+
+    def sync_columns(self) -> None:
+        """Grow the per-point arrays to the store's size (new points start at zero)."""
+        n = self.store.size
+        for name in ("values", "credit", "credit_independent"):
+            arr = getattr(self, name)
+            if arr.shape[0] < n:
+                grown = np.zeros(max(n, 2 * arr.shape[0]))
+                grown[: arr.shape[0]] = arr
+                setattr(self, name, grown)
+
+    def training_rows(self) -> np.ndarray:
+        """Rows a model trains on and attribution values: the active points, restricted to
+        the most recent ``window_points`` if the scenario sets a window."""
+        rows = self.store.accepted()
+        window = getattr(self.spec, "window_points", 0)
+        if window and rows.size > window:
+            rows = rows[-window:]
+        return rows
+
+    def honest_only_accuracy_at(self, epoch: int, k: int, honest_owner: np.ndarray) -> float:
+        """Clean accuracy of a kNN trained only on honest contributors' points (and the
+        seed data): the counterfactual the resilience metrics compare with. Cached per
+        epoch."""
+        if self._honest_model_epoch == epoch:
+            return self.honest_only_accuracy
+        rows = self.training_rows()
+        rows = rows[honest_owner[self.store.owner[rows]]]
+        if rows.size == 0:
+            acc = float("nan")
+        else:
+            model = KNNClassifier(k=k).fit(
+                self.store.x[rows], self.store.y[rows], n_classes=self.spec.n_classes
+            )
+            acc = float(np.mean(model.predict(self.x_val) == self.y_val))
+        self.honest_only_accuracy = acc
+        self._honest_model_epoch = epoch
+        return acc
