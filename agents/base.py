@@ -103,6 +103,19 @@ class ChurnRule:
     max_population: int = 1_000_000
 
 
+ROLE_NAMES = (
+    "protocol",
+    "holders",
+    "providers",
+    "builders",
+    "consumers",
+    "validators",
+    "farmers",
+    "wash",
+    "poisoners",
+)
+"""Role codes: ``ROLE_NAMES.index(role)`` is stored per ledger account by the model."""
+
 # Standard columns every role set carries, keyed by row.
 BASE_COLUMNS: dict[str, Any] = {
     "account": np.int64,  # ledger account id

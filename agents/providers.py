@@ -42,7 +42,9 @@ class ProviderSet(RoleSet):
     def spawn(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Add ``n`` providers with drawn qualities, spread over the datanets."""
         n_dn = self.model_.n_datanets
-        return self.add(n, quality=self.draw_quality(n, rng), datanet=rng.integers(0, n_dn, size=n))
+        rows = self.add(n, quality=self.draw_quality(n, rng), datanet=rng.integers(0, n_dn, size=n))
+        self.model_.onboard(self.cols.account[rows])
+        return rows
 
     def plan(self, rng: np.random.Generator) -> SubmissionPlan:
         """This epoch's honest submissions (Poisson count per active provider)."""

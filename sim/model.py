@@ -28,7 +28,7 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from agents.base import ChurnRule, RoleSet
+from agents.base import ROLE_NAMES, ChurnRule, RoleSet
 from agents.builders import BuilderSet
 from agents.consumers import ConsumerSet
 from agents.farmers import FarmerSet, WashSet
@@ -51,19 +51,6 @@ from sim.chain import Chain, ChainParams, EpochChainStats
 from sim.defenses import DefensePipeline, ScreenContext
 from sim.world import DatanetState
 
-ROLE_NAMES = (
-    "protocol",
-    "holders",
-    "providers",
-    "builders",
-    "consumers",
-    "validators",
-    "farmers",
-    "wash",
-    "poisoners",
-)
-"""Role codes stored per account in ``EconomyModel.account_role``."""
-
 STREAMS = (
     "setup",
     "market",
@@ -81,6 +68,10 @@ STREAMS = (
 )
 """Named random streams, each a numpy Generator spawned from the scenario seed in this
 order (append new names at the end so existing streams keep their draws)."""
+
+
+ONBOARDING_TOKENS = 1.0
+"""Grant each new honest provider receives from the treasury at joining (tokens)."""
 
 
 class ModelSetupError(ValueError):
@@ -163,6 +154,7 @@ class EconomyModel(mesa.Model):
         self.account_role = np.zeros(0, dtype=np.int8)
         self.account_adversary = np.zeros(0, dtype=bool)
         self.account_row = np.zeros(0, dtype=np.int64)
+        self.account_joined = np.zeros(0, dtype=np.int64)
         self.treasury, self.reward_pool, self.amm, self.outside, self.escrow = (
             int(a) for a in self.register_accounts(5, role="protocol", adversary=False)
         )
@@ -269,11 +261,13 @@ class EconomyModel(mesa.Model):
             self.account_role = _grow(self.account_role, cap)
             self.account_adversary = _grow(self.account_adversary, cap)
             self.account_row = _grow(self.account_row, cap, fill=-1)
+            self.account_joined = _grow(self.account_joined, cap)
             for name in ("reward_cum", "fair_reward_cum", "points_cum", "gt_value"):
                 if hasattr(self, name):
                     setattr(self, name, _grow(getattr(self, name), cap))
         self.account_role[accounts] = ROLE_NAMES.index(role)
         self.account_adversary[accounts] = adversary
+        self.account_joined[accounts] = getattr(self, "epoch", 0)
         return accounts
 
     def _genesis(self, rng: np.random.Generator) -> None:
@@ -452,6 +446,45 @@ class EconomyModel(mesa.Model):
             self._funding_edges: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         return self._funding_edges
 
+    def onboard(self, accounts: np.ndarray) -> None:
+        """New honest providers receive a small onboarding grant from the treasury; the
+        transfers are funding-graph edges (the honest region a sybil defence sees)."""
+        if (
+            accounts.size
+            and self.ledger.balance[self.treasury] >= ONBOARDING_TOKENS * accounts.size
+        ):
+            self.fund(self.treasury, accounts, ONBOARDING_TOKENS)
+
+    def trust_seeds(self) -> np.ndarray:
+        """Accounts the protocol knows to be honest (SybilRank seeds): the first
+        launch-time providers, as many as the sybil defence asks for."""
+        want = next((d.trust_seeds for d in self.scenario.defenses if d.kind == "sybil_graph"), 0)
+        n = min(want, self.providers.founders, len(self.providers))
+        return self.providers.cols.account[:n].copy()
+
+    def record_defense_cost(self, accounts: np.ndarray, usd: np.ndarray) -> None:
+        """Book a defence's cost to individuals (USD, e.g. slashed bonds) for churn."""
+        n = self.ledger.n_accounts
+        if self._defense_cost_usd.size < n:
+            self._defense_cost_usd = _grow(self._defense_cost_usd, n)
+        np.add.at(self._defense_cost_usd, accounts, usd)
+
+    def independent_contributor_fees(self, n_accounts: int) -> np.ndarray:
+        """Per account: the contributor share of fees paid by independent consumers that
+        attribution credited to it this epoch (tokens) — the wash guard's base. Retrieval
+        credits per inference; other engines spread the independent fees by their weights."""
+        out = np.zeros(n_accounts)
+        for state in self.datanets:
+            owners = state.store.owner
+            if self.scenario.attribution.engine == "retrieval":
+                out += np.bincount(
+                    owners, weights=state.credit_independent[: owners.size], minlength=n_accounts
+                )[:n_accounts]
+            elif state.last_weights is not None and state.last_weights.sum() > 0:
+                w = state.last_weights[:n_accounts]
+                out[: w.size] += state.fees_independent_tokens * w / w.sum()
+        return out
+
     def _unlock_through(self, epoch: int) -> float:
         """Unlock every bucket up to its schedule at the end of ``epoch``; returns tokens."""
         target = self.vesting.unlocked_by_bucket(epoch + 1)
@@ -471,6 +504,8 @@ class EconomyModel(mesa.Model):
         """One epoch: the eight phases in order."""
         self.kpis = {"epoch": float(self.epoch)}
         self.ledger.epoch = self.epoch
+        self._defense_cost_usd = np.zeros(self.ledger.n_accounts)
+        self.defenses.begin_epoch()
         self.phase_unlock_and_market()
         self.phase_contribute()
         self.phase_train()
@@ -758,8 +793,10 @@ class EconomyModel(mesa.Model):
         led.burn(self.treasury, float(parts["burn"].sum()))
         contrib = parts["contributors"]
         led.transfer(self.treasury, self.escrow, float(contrib.sum()))
+        indep = split_fees(inf_b * net_tok, self.fee_split)["contributors"]
         for d, state in enumerate(self.datanets):
             state.fees_net_tokens = float(contrib[b.cols.datanet == d].sum())
+            state.fees_independent_tokens = float(indep[b.cols.datanet == d].sum())
         self._retrieval_trail(inf_b, w_rows, w_counts, w_builder, contrib)
         self.kpis["inferences"] = float(inf_b.sum())
         self.kpis["wash_inferences"] = float(wash_b.sum())
@@ -866,6 +903,7 @@ class EconomyModel(mesa.Model):
             per_owner[self.protocol_accounts] = 0.0
             value_by_owner += per_owner
             weights = self.defenses.adjust_weights(state, np.maximum(per_owner, 0.0))
+            state.last_weights = weights
             total_w = weights.sum()
             if total_w <= 0:
                 continue
@@ -1050,6 +1088,7 @@ class EconomyModel(mesa.Model):
             "payout": round(n_payout),
             "swap": int(self._fees_by_payer[0].size) if hasattr(self, "_fees_by_payer") else 0,
             "submission": int(sum(p.n_submissions for p in self.epoch_plans)),
+            "defense": int(self.kpis.get("defense_tx", 0.0)),
         }
         stats = self.chain.settle(self.epoch, txs)
         self.chain_stats = stats
@@ -1100,6 +1139,7 @@ class EconomyModel(mesa.Model):
         price = self.price_usd
         paid = self.epoch_paid
         rng = self.streams["churn"]
+        self._defense_cost_usd = _grow(self._defense_cost_usd, self.ledger.n_accounts)
         for rs in (self.providers, self.farmers, self.wash, self.poisoners):
             rows_all = np.arange(len(rs))
             income = paid[rs.cols.account] * price
@@ -1108,7 +1148,8 @@ class EconomyModel(mesa.Model):
                 w_rows, w_usd = self.epoch_wash_cost
                 c_rows = np.concatenate([c_rows, w_rows])
                 c_cost = np.concatenate([c_cost, w_usd])
-            rs.record_income(rows_all, income, np.zeros(rows_all.size))
+            defense_cost = self._defense_cost_usd[rs.cols.account] if rs.cols.account.size else 0.0
+            rs.record_income(rows_all, income, np.zeros(rows_all.size) + defense_cost)
             rs.record_income(c_rows, np.zeros(c_rows.size), c_cost)
             left, joined = rs.churn(rng)
             self.kpis[f"{rs.role}_left"] = float(left)

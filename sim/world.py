@@ -30,7 +30,9 @@ class DatanetState:
             with ``store`` rows.
         credit: This epoch's retrieval credit per stored point (tokens of fees).
         credit_independent: Part of ``credit`` from independent (non-wash) consumers.
-        fees_net_tokens: This epoch's net fees paid on the datanet's models (tokens).
+        fees_net_tokens: This epoch's contributor share of fees on the datanet (tokens).
+        fees_independent_tokens: The part of it paid by independent consumers (tokens).
+        last_weights: This epoch's per-account reward weights (after defences).
         valued_epoch: Epoch of the last engine valuation (-1 never).
     """
 
@@ -45,6 +47,8 @@ class DatanetState:
     credit: np.ndarray = field(default_factory=lambda: np.zeros(0))
     credit_independent: np.ndarray = field(default_factory=lambda: np.zeros(0))
     fees_net_tokens: float = 0.0
+    fees_independent_tokens: float = 0.0
+    last_weights: np.ndarray | None = None
     valued_epoch: int = -1
     _honest_model_epoch: int = -1
     honest_only_accuracy: float = float("nan")
