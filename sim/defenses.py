@@ -398,8 +398,16 @@ class DefensePipeline:
         withheld = 0.0
         if self.sybil is not None:
             edges = model.funding_edges
+            clusters = self.params["sybil_graph"].method == "clusters"
             for src, dst, amt in edges[self._edges_seen :]:  # new funding batches only
-                self.sybil.record_funding(src, dst, amt)
+                if clusters:
+                    # Protocol grants are not "one wallet funding its identities": a
+                    # cluster detector ignores them (SybilRank uses them as the honest
+                    # region's edges).
+                    keep = ~np.isin(src, model.protocol_accounts)
+                    src, dst, amt = src[keep], dst[keep], amt[keep]
+                if src.size:
+                    self.sybil.record_funding(src, dst, amt)
             self._edges_seen = len(edges)
             self.sybil.update(model.epoch, n, seeds=model.trust_seeds())
             res = self.sybil.apply(paid)

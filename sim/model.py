@@ -732,7 +732,8 @@ class EconomyModel(mesa.Model):
         if (gt_every and self.epoch % gt_every == 0) or self.epoch == self.scenario.epochs - 1:
             honest = ~self.account_adversary
             accs = [s.honest_only_accuracy_at(self.epoch, s.spec.k, honest) for s in self.datanets]
-            self._honest_only_accuracy = float(np.nanmean(accs))
+            finite = [a for a in accs if np.isfinite(a)]
+            self._honest_only_accuracy = float(np.mean(finite)) if finite else np.nan
         self.kpis["accuracy_honest_only"] = getattr(self, "_honest_only_accuracy", np.nan)
 
     # -- 4 ---------------------------------------------------------------------------
@@ -1329,6 +1330,15 @@ class EconomyModel(mesa.Model):
             out.get(f"total_reward_{r}_tokens", 0.0) for r in ("farmers", "wash", "poisoners")
         )
         out["adversary_reward_share"] = adv_r / total_r if total_r > 0 else float("nan")
+        prov = self.providers.cols
+        out["honest_provider_income_usd"] = float(prov.income_usd.sum())
+        out["honest_provider_net_usd"] = float(prov.income_usd.sum() - prov.cost_usd.sum())
+        adv_sets = (self.farmers, self.wash, self.poisoners)
+        out["adversary_net_usd"] = float(
+            sum(r.cols.income_usd.sum() - r.cols.cost_usd.sum() for r in adv_sets)
+        )
+        if "defense_tx" in ts:
+            out["total_defense_tx"] = float(ts["defense_tx"].sum())
         out.update(self.defenses.summary())
         return out
 
