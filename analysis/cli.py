@@ -1,8 +1,8 @@
 """The ``ledgerlab`` command line (console script ``ledgerlab = "analysis.cli:main"``).
 
 Commands are functions registered on the typer app :data:`app`, one per sub-command
-(``ledgerlab tokenomics``; ``run``, ``validate``, ``scenarios`` and ``sweep`` are added
-by later work the same way: ``@app.command("name")`` plus a docstring, with the heavy
+(``ledgerlab tokenomics``, ``run``, ``validate`` and ``scenarios``; ``sweep`` is added by
+later work the same way: ``@app.command("name")`` plus a docstring, with the heavy
 imports inside the function so ``ledgerlab --help`` stays fast).
 
 Errors are reported on one line, never as a traceback:
@@ -11,7 +11,9 @@ Errors are reported on one line, never as a traceback:
   preset) print ``error: <command>: <problem>`` on stderr and exit with status 2;
 * user errors raised by ledgerlab itself — any ``ValueError`` subclass defined in one of
   the project packages (``EmissionError``, ``VestingError``, ``TokenomicsError``, ...) —
-  print ``error: <message>`` on stderr and exit with status 1.
+  print ``error: <message>`` on stderr and exit with status 1. A ``ScenarioError`` from
+  ``run``/``validate`` prints one ``error: file:line:column: field: message`` line per
+  problem (same status), and nothing is run or written.
 
 Both are handled in :class:`LedgerlabGroup.main`, so they apply to the console script and
 to ``typer.testing.CliRunner`` alike. Genuine bugs (any other exception) still raise.
@@ -23,7 +25,7 @@ import enum
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -175,6 +177,300 @@ def tokenomics(
     written = tk.write(frame, out)
     files = ", ".join(str(written / name) for name in tk.OUTPUT_FILES)
     typer.echo(f"wrote {files}")
+
+
+# --------------------------------------------------------------------------------------
+# ledgerlab run / validate / scenarios
+# --------------------------------------------------------------------------------------
+
+if TYPE_CHECKING:
+    from scenarios import Scenario, ScenarioError
+
+
+def _fail_scenario(error: ScenarioError) -> NoReturn:
+    """Print every problem of a scenario error as its own ``error: file:line:col: ...`` line
+    on stderr and exit with status 1 (no traceback)."""
+    for problem in error.problems or [error]:
+        typer.echo(f"error: {problem}", err=True)
+    raise typer.Exit(USER_ERROR_EXIT)
+
+
+def _load_file(file: Path, variant: str | None) -> Scenario:
+    """A scenario file, or one variant of a variant file (``--variant NAME``)."""
+    from scenarios import Problem, ScenarioError, load
+    from scenarios.variants import is_variant_file, load_variants
+
+    if not is_variant_file(file):
+        if variant is not None:
+            raise ScenarioError(
+                [
+                    Problem(
+                        str(file),
+                        None,
+                        None,
+                        "",
+                        "--variant needs a variant file (a file with 'base:' and 'variants:')",
+                    )
+                ]
+            )
+        return load(file)
+    vs = load_variants(file)
+    if variant is None:
+        raise ScenarioError(
+            [
+                Problem(
+                    str(file),
+                    None,
+                    None,
+                    "variants",
+                    "this is a variant file: choose one "
+                    f"with --variant ({', '.join(vs.variants)}), or run them all with "
+                    "`ledgerlab compare`",
+                )
+            ]
+        )
+    if variant not in vs.variants:
+        raise ScenarioError(
+            [
+                Problem(
+                    str(file),
+                    None,
+                    None,
+                    "variants",
+                    f"no variant '{variant}'; choose one of {', '.join(vs.variants)}",
+                )
+            ]
+        )
+    return vs.variants[variant]
+
+
+def _resolve_scenario(
+    file: Path,
+    sets: Sequence[str],
+    epochs: int | None,
+    seed: int | None,
+    variant: str | None = None,
+) -> Scenario:
+    """Load and validate ``file`` (a variant of it with ``variant``), then apply ``--set``
+    overrides, then ``--epochs`` and ``--seed`` (which win over a ``--set`` of the same
+    field).
+
+    Raises ``ScenarioError`` naming the file and line, or the option, of every problem.
+    """
+    from scenarios import ScenarioError, apply_overrides, parse_set_option
+
+    scenario = _load_file(file, variant)
+    problems = []
+    overrides: dict[str, Any] = {}
+    for option in sets:
+        try:
+            path, value = parse_set_option(option)
+        except ScenarioError as error:
+            problems.extend(error.problems)
+            continue
+        overrides[path] = value
+    if problems:
+        raise ScenarioError(problems)
+    scenario = apply_overrides(scenario, overrides, source="--set")
+    if epochs is not None:
+        scenario = apply_overrides(scenario, {"epochs": epochs}, source="--epochs")
+    if seed is not None:
+        scenario = apply_overrides(scenario, {"seed": seed}, source="--seed")
+    return scenario
+
+
+def _describe(scenario: Scenario) -> str:
+    """``name, N epochs, engine E, defences D`` for one-line reports."""
+    defences = ", ".join(d.kind for d in scenario.defenses) or "none"
+    return (
+        f"{scenario.name}, {scenario.epochs} epochs, engine {scenario.attribution.engine}, "
+        f"defences {defences}"
+    )
+
+
+@app.command("run")
+def run_command(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML file (see `ledgerlab scenarios`).")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            file_okay=False,
+            dir_okay=True,
+            help="Run folder to write, replaced atomically (default: results/<scenario name>).",
+            show_default=False,
+        ),
+    ] = None,
+    seed: Annotated[
+        int | None, typer.Option(help="Override the scenario's master seed (integer).")
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Override the scenario's horizon (epochs, >= 1).")
+    ] = None,
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="PATH=VALUE",
+            help=(
+                "Override one field, e.g. --set population.providers=50 "
+                "(repeatable; VALUE is read as YAML)."
+            ),
+        ),
+    ] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Check every ledger invariant at every epoch (slower)."),
+    ] = False,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar over epochs.")
+    ] = True,
+    variant: Annotated[
+        str | None,
+        typer.Option(help="Variant to run, when FILE is a variant file (base + variants)."),
+    ] = None,
+) -> None:
+    """Simulate a scenario and write its run folder.
+
+    Writes timeseries.parquet, agents.parquet, summary.json,
+    scenario.resolved.yaml and dashboard.png into the run folder, all or
+    nothing (a failed run leaves no folder), then prints the headline KPIs.
+
+    An invalid scenario or override is reported with its file:line:column;
+    nothing is then run or written.
+    """
+    from scenarios import ScenarioError
+
+    try:
+        scenario = _resolve_scenario(file, set_ or [], epochs, seed, variant)
+    except ScenarioError as error:
+        _fail_scenario(error)
+
+    from analysis.dashboard import plot_dashboard
+    from analysis.results import kpi_table
+    from sim.output import write_run
+    from sim.run import run as simulate
+
+    target = out if out is not None else Path("results") / scenario.name
+    typer.echo(f"running {file} ({_describe(scenario)}, seed {scenario.seed})", err=True)
+    result = simulate(scenario, progress=progress, check=check)
+
+    def dashboard(path: Path) -> None:
+        plot_dashboard(result.timeseries, path)
+
+    written = write_run(result, target, extra={"dashboard.png": dashboard})
+    typer.echo(kpi_table(result.summary))
+    typer.echo(f"wrote {written}")
+
+
+@app.command("validate")
+def validate_command(
+    file: Annotated[Path, typer.Argument(help="Scenario YAML file to check.")],
+) -> None:
+    """Check a scenario file without running it.
+
+    Prints ``ok: FILE (name, epochs, engine, defences)``, or every problem as
+    ``file:line:column: field.path: message`` and exits with status 1.
+    """
+    from scenarios import ScenarioError, load
+    from scenarios.variants import is_variant_file, load_variants
+
+    try:
+        if is_variant_file(file):
+            vs = load_variants(file)
+            typer.echo(f"ok: {file} (base {vs.base.name}; variants {', '.join(vs.variants)})")
+            return
+        scenario = load(file)
+    except ScenarioError as error:
+        _fail_scenario(error)
+    typer.echo(f"ok: {file} ({_describe(scenario)})")
+
+
+@app.command("compare")
+def compare_command(
+    file: Annotated[Path, typer.Argument(help="Variant file (base + variants).")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            file_okay=False,
+            help="Folder for every variant's run and comparison.csv (default: "
+            "results/<base name>_comparison).",
+            show_default=False,
+        ),
+    ] = None,
+    epochs: Annotated[
+        int | None, typer.Option(help="Override every variant's horizon (epochs, >= 1).")
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Show a progress bar per variant.")
+    ] = True,
+) -> None:
+    """Run every variant of a variant file with the same seed and tabulate each
+    mechanism's benefit (adversary capture, accuracy) and cost (honest points refused,
+    honest individuals slashed, rewards withheld, extra transactions)."""
+    from scenarios import ScenarioError, apply_overrides
+    from scenarios.variants import load_variants
+
+    try:
+        vs = load_variants(file)
+        if epochs is not None:
+            vs.variants.update(
+                {
+                    name: apply_overrides(sc, {"epochs": epochs}, source="--epochs")
+                    for name, sc in vs.variants.items()
+                }
+            )
+    except ScenarioError as error:
+        _fail_scenario(error)
+    from analysis.compare import COLUMNS, compare, format_table
+
+    target = out if out is not None else Path("results") / f"{vs.base.name}_comparison"
+    table = compare(vs, out=target, progress=progress)
+    typer.echo(format_table(table))
+    typer.echo("")
+    for col, meaning in COLUMNS.items():
+        typer.echo(f"  {col}: {meaning}")
+    typer.echo(f"wrote {target}")
+
+
+def _leading_comment(text: str) -> str:
+    """The first comment block of a YAML text (its leading ``#`` lines, blank lines before
+    it skipped) joined into one line, without a leading ``Question:`` label."""
+    lines: list[str] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("#"):
+            lines.append(line.lstrip("#").strip())
+        elif line or lines:
+            break
+    joined = " ".join(part for part in lines if part)
+    if joined.lower().startswith("question:"):
+        joined = joined[len("question:") :].lstrip()
+    return joined
+
+
+@app.command("scenarios")
+def scenarios_command() -> None:
+    """List the scenarios shipped with ledgerlab and the question each one answers.
+
+    Run one with ``ledgerlab run <path>``; the paths printed are where the installed
+    package keeps them (copy one to start your own).
+    """
+    from importlib.resources import as_file, files
+
+    package = files("scenarios")
+    entries = sorted(
+        (item for item in package.iterdir() if item.name.endswith((".yaml", ".yml"))),
+        key=lambda item: item.name,
+    )
+    if not entries:
+        typer.echo("no scenarios shipped (the scenarios package holds no .yaml files)")
+        return
+    width = max(len(item.name) for item in entries)
+    for item in entries:
+        question = _leading_comment(item.read_text(encoding="utf-8")) or "(no question comment)"
+        typer.echo(f"{item.name:<{width}}  {question}")
+    with as_file(package) as folder:
+        typer.echo(f"\n(in {folder}; run one with: ledgerlab run {folder / entries[0].name})")
 
 
 def main() -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -43,6 +44,9 @@ def atomic_dir(target: Path | str, *, overwrite: bool = True) -> Iterator[Path]:
     except OSError as exc:
         raise OutputError(f"cannot create output folder {parent}: {exc}") from exc
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".partial", dir=parent))
+    umask = os.umask(0)
+    os.umask(umask)
+    tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; a run folder gets the usual mode
     try:
         yield tmp
     except BaseException:
