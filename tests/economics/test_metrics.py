@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -406,33 +404,19 @@ def test_ground_truth_per_owner_errors():
         m.ground_truth_per_owner([1.0], np.array([0]), 2.5)
 
 
-def test_ground_truth_values_delegates_to_knn_shapley(monkeypatch):
-    # A stand-in economics.attribution records its arguments: this checks the wiring
-    # (argument order, dtypes, k) independently of the engine, which has its own tests.
-    calls = []
-
-    def fake_knn_shapley(x_train, y_train, x_test, y_test, k):
-        calls.append((x_train, y_train, x_test, y_test, k))
-        return np.arange(len(x_train))  # ints: must come back as float64
-
-    fake = types.ModuleType("economics.attribution")
-    fake.knn_shapley = fake_knn_shapley
-    monkeypatch.setitem(sys.modules, "economics.attribution", fake)
-    xt = [[0.0, 1.0], [1.0, 0.0], [2.0, 2.0]]
-    xv = [[0.5, 0.5]]
-    out = m.ground_truth_values(xt, [0, 1, 1], xv, [1], 2)
+def test_ground_truth_values_hand_computed_shapley():
+    # Two training points on a line, K = 1, one validation point at 0.2 labelled 1.
+    # u(∅) = 0, u({a}) = 1 (a at 0 has label 1), u({b}) = 0, u({a, b}) = 1 (a is nearest).
+    # Shapley: φ_a = ½[(u(a) − u(∅)) + (u(ab) − u(b))] = 1, φ_b = ½[(u(b) − u(∅)) +
+    # (u(ab) − u(a))] = 0.
+    out = m.ground_truth_values([[0.0], [1.0]], [1, 0], [[0.2]], [1], 1)
     assert out.dtype == np.float64
-    np.testing.assert_array_equal(out, [0.0, 1.0, 2.0])
-    (x_train, y_train, x_val, y_val, k) = calls[0]
-    np.testing.assert_array_equal(x_train, xt)
-    np.testing.assert_array_equal(y_train, [0, 1, 1])
-    np.testing.assert_array_equal(x_val, xv)
-    np.testing.assert_array_equal(y_val, [1])
-    assert k == 2 and x_train.dtype == np.float64
-
-    fake.knn_shapley = lambda *a: np.zeros(2)  # wrong length is caught
-    with pytest.raises(MetricInputError, match="knn_shapley returned shape"):
-        m.ground_truth_values(xt, [0, 1, 1], xv, [1], 2)
+    np.testing.assert_allclose(out, [1.0, 0.0], atol=1e-15)
+    # A flipped label on the useful point makes it worthless and the other point gains
+    # nothing: u(a) = 0, u(b) = 0 (b has label 0 ≠ 1), u(ab) = 0.
+    np.testing.assert_allclose(
+        m.ground_truth_values([[0.0], [1.0]], [0, 0], [[0.2]], [1], 1), [0.0, 0.0], atol=1e-15
+    )
 
 
 @pytest.mark.parametrize(
