@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 demo: $(STAMP)
+	$(BIN)/ledgerlab run scenarios/baseline.yaml --out results/baseline
 	$(BIN)/ledgerlab tokenomics --preset openledger --months 60 --out results/tokenomics
 
 test: $(STAMP)

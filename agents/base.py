@@ -87,7 +87,8 @@ class ChurnRule:
     Attributes:
         enabled: Whether churn runs at all.
         ema_epochs: Horizon of the income/cost moving average (epochs).
-        min_age_epochs: Individuals younger than this never leave (epochs).
+        min_age_epochs: Individuals that have been paying costs for less than this never
+            leave; newcomers count towards entry only after this age (epochs).
         exit_ratio: Leave when EMA income / EMA cost falls below this (dimensionless).
         entry_rate: Expected newcomers per epoch per founding individual at a mean
             income/cost ratio of 2; scales linearly with (ratio - 1), zero at or below 1
@@ -127,6 +128,7 @@ BASE_COLUMNS: dict[str, Any] = {
     "reward_tokens": np.float64,  # cumulative attribution + emission rewards (tokens)
     "income_usd": np.float64,  # cumulative income valued at the epoch price (USD)
     "cost_usd": np.float64,  # cumulative cost (USD)
+    "first_cost_epoch": np.int64,  # epoch of the first cost (-1 none yet)
 }
 
 
@@ -176,7 +178,13 @@ class RoleSet(mesa.Agent):
         model = self.model_
         accounts = model.register_accounts(n, role=self.role, adversary=self.adversary)
         rows = self.cols.append(
-            n, account=accounts, active=True, joined_epoch=model.epoch, left_epoch=-1, **values
+            n,
+            account=accounts,
+            active=True,
+            joined_epoch=model.epoch,
+            left_epoch=-1,
+            first_cost_epoch=-1,
+            **values,
         )
         self.registry_rows(accounts, rows)
         return rows
@@ -203,6 +211,8 @@ class RoleSet(mesa.Agent):
         cols.cost_ema_usd[act] += alpha * (cost[act] - cols.cost_ema_usd[act])
         cols.income_usd[:] += inc
         cols.cost_usd[:] += cost
+        starts = (cost > 0) & (cols.first_cost_epoch < 0)
+        cols.first_cost_epoch[starts] = self.model_.epoch
 
     def return_ratio(self) -> np.ndarray:
         """EMA income / EMA cost per row (inf where cost is zero and income positive)."""
@@ -222,7 +232,10 @@ class RoleSet(mesa.Agent):
         cols = self.cols
         ratio = self.return_ratio()
         age = model.epoch - cols.joined_epoch
-        leave = cols.active & (age >= rule.min_age_epochs) & (ratio < rule.exit_ratio)
+        # Judged only once an individual has been paying costs for ``min_age_epochs``:
+        # costs arrive with a submission, rewards for it only later.
+        in_business = np.where(cols.first_cost_epoch >= 0, model.epoch - cols.first_cost_epoch, -1)
+        leave = cols.active & (in_business >= rule.min_age_epochs) & (ratio < rule.exit_ratio)
         n_leave = int(np.count_nonzero(leave))
         if n_leave:
             cols.active[leave] = False

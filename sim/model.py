@@ -300,8 +300,14 @@ class EconomyModel(mesa.Model):
             self.ledger.mint_locked_many(accts, np.full(accts.size, amount / accts.size))
             self.bucket_accounts.append(accts)
         self.holders.founders = len(self.holders)
+        # The TGE shares unlock at genesis, so the AMM can be seeded before epoch 0; the
+        # epochs then unlock the linear parts (``unlocked_tokens`` excludes the TGE).
         self.bucket_unlocked = np.zeros(len(tk.vesting))
-        self._unlock_through(0)
+        tge = np.array([b.tge_tokens for b in self.vesting.buckets])
+        for i, accts in enumerate(self.bucket_accounts):  # a handful of buckets
+            if tge[i] > 0:
+                self.ledger.unlock_many(accts, np.full(accts.size, tge[i] / accts.size))
+                self.bucket_unlocked[i] = tge[i]
 
         mk = self.scenario.market
         reserve_tokens = mk.pool_liquidity_usd / mk.initial_price_usd
@@ -752,8 +758,10 @@ class EconomyModel(mesa.Model):
             state.fees_net_tokens = 0.0
         self.kpis.update(inferences=0.0, wash_inferences=0.0, fees_tokens=0.0)
         self._queries_owner_pairs = 0.0
-        if n_b == 0:
-            return
+        self.epoch_wash_cost = (np.zeros(0, np.int64), np.zeros(0))
+        self._fees_by_payer = (np.zeros(0, np.int64), np.zeros(0))
+        if n_b == 0 or not np.any(b.cols.trained_epoch >= 0):
+            return  # no model to sell inferences yet
         fee_tok = (
             np.array([self.datanet_specs[d].pricing.fee_tokens() for d in b.cols.datanet])
             * b.cols.price_factor
@@ -1149,9 +1157,10 @@ class EconomyModel(mesa.Model):
                 w_rows, w_usd = self.epoch_wash_cost
                 c_rows = np.concatenate([c_rows, w_rows])
                 c_cost = np.concatenate([c_cost, w_usd])
-            defense_cost = self._defense_cost_usd[rs.cols.account] if rs.cols.account.size else 0.0
-            rs.record_income(rows_all, income, np.zeros(rows_all.size) + defense_cost)
-            rs.record_income(c_rows, np.zeros(c_rows.size), c_cost)
+            cost = self._defense_cost_usd[rs.cols.account] + np.bincount(
+                c_rows, weights=c_cost, minlength=len(rs)
+            )
+            rs.record_income(rows_all, income, cost)
             left, joined = rs.churn(rng)
             self.kpis[f"{rs.role}_left"] = float(left)
             self.kpis[f"{rs.role}_joined"] = float(joined)

@@ -1,0 +1,87 @@
+"""Shared fixtures for the simulation and role tests.
+
+* ``tiny`` builds an :class:`~sim.model.EconomyModel` with small populations and a short
+  horizon, so a whole run takes well under a second.
+* Arguments named ``shipped_scenario_file`` / ``shipped_variant`` are parametrised over
+  every shipped scenario file and every variant of every shipped variant file
+  (``scenarios/*.yaml``), discovered at collection time, so a newly shipped scenario is
+  covered without editing a test.
+
+The project is imported lazily (inside the functions), so a test of one package never
+fails to collect because another package is broken.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from scenarios import Scenario
+    from sim.model import EconomyModel
+
+ROOT = Path(__file__).resolve().parents[1]
+"""The repository root (tests run from any working directory)."""
+
+SCENARIO_DIR = ROOT / "scenarios"
+"""Where the shipped YAML scenarios live."""
+
+TINY_OVERRIDES: dict[str, Any] = {
+    "population__providers": 30,
+    "population__consumers": 20,
+    "epochs": 15,
+}
+"""Overrides making any scenario tiny: 30 providers, 20 consumers, 15 epochs."""
+
+
+@cache
+def shipped_files() -> tuple[tuple[Path, ...], tuple[Path, ...]]:
+    """(single-scenario files, variant files) shipped in ``scenarios/``."""
+    from scenarios.variants import is_variant_file
+
+    yamls = sorted(SCENARIO_DIR.glob("*.yaml"))
+    return (
+        tuple(p for p in yamls if not is_variant_file(p)),
+        tuple(p for p in yamls if is_variant_file(p)),
+    )
+
+
+def shipped_variants() -> list[tuple[str, Scenario]]:
+    """(``file:variant`` id, scenario) of every variant of every shipped variant file."""
+    from scenarios.variants import load_variants
+
+    out: list[tuple[str, Scenario]] = []
+    for path in shipped_files()[1]:
+        for name, scenario in load_variants(path).variants.items():
+            out.append((f"{path.stem}:{name}", scenario))
+    return out
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise ``shipped_scenario_file`` and ``shipped_variant`` arguments."""
+    if "shipped_scenario_file" in metafunc.fixturenames:
+        files = shipped_files()[0]
+        metafunc.parametrize("shipped_scenario_file", files, ids=[p.stem for p in files])
+    if "shipped_variant" in metafunc.fixturenames:
+        found = shipped_variants()
+        metafunc.parametrize("shipped_variant", [s for _, s in found], ids=[i for i, _ in found])
+
+
+def tiny_model(
+    scenario: Scenario | str | Path | None = None, *, check: bool = True, **overrides: Any
+) -> EconomyModel:
+    """An EconomyModel of ``scenario`` shrunk by :data:`TINY_OVERRIDES` (double-underscore
+    ``overrides`` win over them); the full ledger check runs every epoch by default."""
+    from sim.model import EconomyModel
+
+    return EconomyModel(scenario, check=check, **{**TINY_OVERRIDES, **overrides})
+
+
+@pytest.fixture
+def tiny() -> Callable[..., EconomyModel]:
+    """Factory: ``tiny(scenario=None, *, check=True, **overrides) -> EconomyModel``."""
+    return tiny_model
