@@ -58,6 +58,11 @@ SCREENING = ("rate_limit", "dedup", "quality_filter", "validator_vote")
 ALLIED_ROLES = ("farmers", "wash")
 """Roles whose submissions colluding validators approve whatever their quality."""
 
+CHALLENGE_CHECK = D.QualityFilterParams(min_label_agreement=0.2)
+"""The label-consistency check a stake_slash challenge runs when no screening defence is
+configured: a point fails when none of its k nearest accepted points shares its label
+(stricter than the quality filter's default, so honest label noise is rarely slashed)."""
+
 FAIL_SHARE = 0.5
 """A bonded submission fails validation when at least this share of its points is
 flagged (fraction); passing submissions are never slashed."""
@@ -288,7 +293,7 @@ class DefensePipeline:
 
         A submission's severity is the mean slash severity of its points under the
         screening defences; without any, a challenge runs the kNN label-consistency check
-        (``quality_filter`` at its defaults) just to score — it refuses nothing itself.
+        (``CHALLENGE_CHECK``) just to score — it refuses nothing itself.
         Returns the points whose submission could be bonded (all, since submitters buy).
         """
         model = self.model
@@ -310,7 +315,7 @@ class DefensePipeline:
                 ctx.batch.y,
                 store.x[ref],
                 store.y[ref],
-                D.QualityFilterParams(),
+                CHALLENGE_CHECK,
                 ref_tree=tree,
             )
             sev_pts = np.asarray(chk.slash_severity, dtype=float)
