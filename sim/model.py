@@ -161,6 +161,9 @@ class EconomyModel(mesa.Model):
         self.protocol_accounts = np.array(
             [self.treasury, self.reward_pool, self.amm, self.escrow], dtype=np.int64
         )
+        self.funding_edges: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        """Funding transfers between identities, (src, dst, amount_tokens) arrays per
+        batch: the edges of the funding graph a sybil defence analyses."""
         # Cumulative per-account outcomes used by the fairness metrics.
         self.reward_cum = np.zeros(0)
         self.fair_reward_cum = np.zeros(0)
@@ -445,13 +448,6 @@ class EconomyModel(mesa.Model):
         self.ledger.transfer_many(np.full(dst.size, src), dst, amounts)
         self.funding_edges.append((np.full(dst.size, src), dst.copy(), amounts))
 
-    @property
-    def funding_edges(self) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """Funding transfers between identities: (src, dst, amount_tokens) arrays."""
-        if not hasattr(self, "_funding_edges"):
-            self._funding_edges: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        return self._funding_edges
-
     def onboard(self, accounts: np.ndarray) -> None:
         """New honest providers receive a small onboarding grant from the treasury; the
         transfers are funding-graph edges (the honest region a sybil defence sees)."""
@@ -548,7 +544,8 @@ class EconomyModel(mesa.Model):
             led.transfer_many(sellers, np.full(sellers.size, self.amm), sell_tokens)
         if tokens_out.sum() > 0:
             led.transfer_many(np.full(buyers.size, self.amm), buyers, tokens_out)
-        self._credit_sales(sellers, usd_out)
+        # Sale proceeds are a KPI only: churn values income at the price when earned.
+        self.kpis["sales_usd"] = float(usd_out.sum())
         self.kpis["sold_tokens"] = float(sell_tokens.sum())
         self.kpis["exogenous_flow_usd"] = flow
 
@@ -578,11 +575,6 @@ class EconomyModel(mesa.Model):
         if not groups:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         return np.concatenate(groups), np.concatenate(amounts)
-
-    def _credit_sales(self, sellers: np.ndarray, usd: np.ndarray) -> None:
-        """Record sale proceeds (USD) as realised income is not needed for churn (income is
-        valued at the epoch price when earned); kept as a KPI."""
-        self.kpis["sales_usd"] = float(usd.sum())
 
     # -- 2 ---------------------------------------------------------------------------
     def phase_contribute(self) -> None:
@@ -1071,11 +1063,9 @@ class EconomyModel(mesa.Model):
 
     def _record_rewards(self, paid: np.ndarray) -> None:
         """Add each individual's reward to its role set's columns."""
-        price = self.price_usd
         for rs in (self.providers, self.farmers, self.wash, self.poisoners):
             acct = rs.cols.account
             rs.cols.reward_tokens[:] += paid[acct]
-        self._epoch_income_price = price
 
     # -- 6 ---------------------------------------------------------------------------
     def phase_settle(self) -> None:
