@@ -1384,7 +1384,7 @@ class SybilGraph(_Section):
         "the stationary trust is below this (dimensionless).",
     )
     lazy_walk: bool = Field(
-        False,
+        True,
         description="SybilRank: lazy walk t ← ½t + ½·(propagated t), which avoids the plain "
         "walk's oscillation on tree-shaped funding graphs (flag).",
     )

@@ -58,12 +58,12 @@ SCREENING = ("rate_limit", "dedup", "quality_filter", "validator_vote")
 ALLIED_ROLES = ("farmers", "wash")
 """Roles whose submissions colluding validators approve whatever their quality."""
 
-CHALLENGE_CHECK = D.QualityFilterParams(min_label_agreement=0.2)
-"""The label-consistency check a stake_slash challenge runs when no screening defence is
-configured: a point fails when none of its k nearest accepted points shares its label
-(stricter than the quality filter's default, so honest label noise is rarely slashed)."""
+CHALLENGE_CHECK = D.QualityFilterParams(k=10, min_label_agreement=0.4)
+"""The validators' challenge when no screening defence is configured: a point fails when
+fewer than 40 % of its 10 nearest accepted points share its label. It scores bonds and
+reputation; it refuses nothing."""
 
-FAIL_SHARE = 0.5
+FAIL_SHARE = 0.6
 """A bonded submission fails validation when at least this share of its points is
 flagged (fraction); passing submissions are never slashed."""
 
@@ -250,13 +250,26 @@ class DefensePipeline:
             else:
                 continue
             results.append(res)
-            self._count_flags(kind, res.flagged, adversary)
+            # The rate limit refuses without flagging; its catch is what it refused.
+            caught = ~np.asarray(res.accept) if kind == "rate_limit" else res.flagged
+            self._count_flags(kind, caught, adversary)
         combined = D.combine(results) if results else D.ScreenResult.passthrough(n, "none")
         accept = np.array(combined.accept, dtype=bool)
+        # What bonds and reputation are judged by: the screening defences' flags, or
+        # without any, a validators' challenge (CHALLENGE_CHECK) that refuses nothing.
+        validation = combined
+        if (
+            not results
+            and tree is not None
+            and (self.book is not None or "reputation" in self.params)
+        ):
+            validation = D.screen_quality(
+                batch.x, batch.y, store.x[ref], store.y[ref], CHALLENGE_CHECK, ref_tree=tree
+            )
         if self.book is not None:
-            accept &= self._bond(ctx, combined, store, ref, tree)
+            self._bond(ctx, validation)
         if "reputation" in self.params:
-            self._score(ctx, accept & ~np.asarray(combined.flagged, dtype=bool))
+            self._score(ctx, accept & ~np.asarray(validation.flagged, dtype=bool))
         self._count_rejections(accept, adversary)
         return accept
 
@@ -281,21 +294,12 @@ class DefensePipeline:
             "validator_vote", ok, ~ok, (~ok).astype(float), [("vote", ~ok)]
         )
 
-    def _bond(
-        self,
-        ctx: ScreenContext,
-        combined: D.ScreenResult,
-        store: dn.Datanet,
-        ref: np.ndarray,
-        tree: cKDTree | None,
-    ) -> np.ndarray:
-        """Post a bond per submission (submitters buy the tokens they lack on the AMM).
-
-        A submission's severity is the mean slash severity of its points under the
-        screening defences; without any, a challenge runs the kNN label-consistency check
-        (``CHALLENGE_CHECK``) just to score — it refuses nothing itself.
-        Returns the points whose submission could be bonded (all, since submitters buy).
-        """
+    def _bond(self, ctx: ScreenContext, validation: D.ScreenResult) -> None:
+        """Post a bond per submission (submitters buy the tokens they lack on the AMM) and
+        record its severity for the end of the challenge window: a submission fails when
+        at least ``FAIL_SHARE`` of its points are flagged by ``validation``, and is then
+        slashed by its points' mean slash severity. Bonds refuse nobody: submitters buy
+        what they lack."""
         model = self.model
         p: D.StakeSlashParams = self.params["stake_slash"]
         n_sub = ctx.submission_owner.size
@@ -308,17 +312,7 @@ class DefensePipeline:
         shortfall = np.maximum(need[accts] - led.balance[accts], 0.0) * (1.0 + 1e-9)
         model.buy_tokens_for(accts, shortfall)  # USD → tokens the submitter keeps
         led.bond_many(accts, np.minimum(need[accts], led.balance[accts]))
-        sev_pts = np.asarray(combined.slash_severity, dtype=float)
-        if not any(k in self.params for k in SCREENING) and tree is not None:
-            chk = D.screen_quality(
-                ctx.batch.x,
-                ctx.batch.y,
-                store.x[ref],
-                store.y[ref],
-                CHALLENGE_CHECK,
-                ref_tree=tree,
-            )
-            sev_pts = np.asarray(chk.slash_severity, dtype=float)
+        sev_pts = np.asarray(validation.slash_severity, dtype=float)
         flagged_share = np.bincount(
             ctx.submission, weights=sev_pts > 0, minlength=n_sub
         ) / np.maximum(n_pts, 1)
@@ -333,7 +327,6 @@ class DefensePipeline:
         honest = ~model.account_adversary[owners]
         self._bonded_honest_ids.update(int(a) for a in np.unique(owners[honest]))
         self._epoch_kpis["defense_tx"] += float(n_sub)
-        return np.ones(ctx.batch.size, dtype=bool)
 
     def _score(self, ctx: ScreenContext, passed_pts: np.ndarray) -> None:
         """Reputation update from the share of each submitter's points that passed."""
@@ -419,9 +412,9 @@ class DefensePipeline:
             paid = np.asarray(res.adjusted_tokens, dtype=float)
             withheld += float(res.returned_tokens)
             if getattr(self.sybil, "last", None) is not None:
-                self._epoch_kpis["sybil_flagged_accounts"] = float(
-                    np.count_nonzero(self.sybil.flagged(n))
-                )
+                flagged = self.sybil.flagged(n)
+                flagged[model.protocol_accounts[model.protocol_accounts < n]] = False
+                self._epoch_kpis["sybil_flagged_accounts"] = float(np.count_nonzero(flagged))
         if "wash_guard" in self.params:
             attributable = model.independent_contributor_fees(n)
             res = D.cap_rewards(paid, attributable, self.params["wash_guard"].multiplier)
