@@ -165,7 +165,8 @@ class KNNClassifier:
             raise LearningError("KNNClassifier.fit: the training set is empty; add points first")
         ya = _as_labels(y, "KNNClassifier.fit", xa.shape[0])
         self.n_classes = _resolve_n_classes(ya, n_classes, "KNNClassifier.fit")
-        self._tree = cKDTree(xa)
+        # Larger leaves: fewer node visits per query in ~10-D (about 2x faster here).
+        self._tree = cKDTree(xa, leafsize=64)
         self._y = ya.copy()
         self._n_features = xa.shape[1]
         return self

@@ -641,7 +641,9 @@ class EconomyModel(mesa.Model):
         jitter = self.scenario.population.farmers.near_duplicate_jitter
         pois = self.scenario.population.poisoners
         store = state.store
-        active = store.accepted()
+        # Farmers copy from the points models currently train on (the window): bounded
+        # work per epoch however large the store grows.
+        active = state.training_rows()
         batches: list[dn.Batch] = []
         subs: list[np.ndarray] = []
         for kind in np.unique(kinds):  # at most six kinds
