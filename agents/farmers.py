@@ -21,7 +21,14 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from agents.base import ChurnRule, RoleSet
-from agents.plans import DUPLICATE, FRESH, NEAR_DUPLICATE, SubmissionPlan, poisson_submissions
+from agents.plans import (
+    DUPLICATE,
+    FRESH,
+    NEAR_DUPLICATE,
+    SubmissionPlan,
+    plan_for,
+    poisson_submissions,
+)
 
 if TYPE_CHECKING:
     from scenarios.schema import Farmers
@@ -127,17 +134,15 @@ class FarmerSet(RoleSet):
                 strategy == STRAT_NEAR_DUPLICATE, NEAR_DUPLICATE, _SYBIL_KIND[p.sybil_content]
             ),
         ).astype(np.int8)
-        n = rows.size
-        return SubmissionPlan(
-            role=self.role,
-            rows=rows,
-            owner=cols.account[rows],
-            datanet=cols.datanet[rows],
-            n_points=np.full(n, p.points_per_submission, dtype=np.int64),
+        return plan_for(
+            self.role,
+            rows,
+            cols.account,
+            cols.datanet,
+            points_per_submission=p.points_per_submission,
             kind=kind,
-            quality=np.full(n, p.sybil_label_quality),
-            cost_usd_per_point=np.full(n, p.cost_usd_per_point),
-            extra={"jitter": p.near_duplicate_jitter},
+            quality=p.sybil_label_quality,
+            cost_usd_per_point=p.cost_usd_per_point,
         )
 
 
@@ -169,17 +174,15 @@ class WashSet(RoleSet):
         """Jittered copies to be retrieved later by the wash queries."""
         p = self.params
         rows = poisson_submissions(rng, self.active_rows(), p.submissions_per_epoch)
-        n = rows.size
-        return SubmissionPlan(
-            role=self.role,
-            rows=rows,
-            owner=self.cols.account[rows],
-            datanet=self.cols.datanet[rows],
-            n_points=np.full(n, p.points_per_submission, dtype=np.int64),
-            kind=np.full(n, NEAR_DUPLICATE, dtype=np.int8),
-            quality=np.ones(n),
-            cost_usd_per_point=np.full(n, p.cost_usd_per_point),
-            extra={"jitter": p.near_duplicate_jitter},
+        return plan_for(
+            self.role,
+            rows,
+            self.cols.account,
+            self.cols.datanet,
+            points_per_submission=p.points_per_submission,
+            kind=NEAR_DUPLICATE,
+            quality=1.0,
+            cost_usd_per_point=p.cost_usd_per_point,
         )
 
     def demand(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:

@@ -7,7 +7,7 @@ a plan into points with the datanet generators. This keeps the dependency direct
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,7 +40,6 @@ class SubmissionPlan:
     kind: np.ndarray
     quality: np.ndarray
     cost_usd_per_point: np.ndarray
-    extra: dict[str, object] = field(default_factory=dict)
 
     @property
     def n_submissions(self) -> int:
@@ -58,3 +57,30 @@ def poisson_submissions(
         return np.empty(0, dtype=np.int64)
     counts = rng.poisson(rate_per_epoch, size=rows.size)
     return np.repeat(rows, counts)
+
+
+def plan_for(
+    role: str,
+    rows: np.ndarray,
+    account: np.ndarray,
+    datanet: np.ndarray,
+    *,
+    points_per_submission: int,
+    kind: np.ndarray | int,
+    quality: np.ndarray | float,
+    cost_usd_per_point: float,
+) -> SubmissionPlan:
+    """A plan with one submission per entry of ``rows`` (rows of a role set whose
+    ``account`` and ``datanet`` columns are given), each of ``points_per_submission``
+    points (points) costing ``cost_usd_per_point`` (USD/point)."""
+    n = rows.size
+    return SubmissionPlan(
+        role=role,
+        rows=rows,
+        owner=account[rows],
+        datanet=datanet[rows],
+        n_points=np.full(n, points_per_submission, dtype=np.int64),
+        kind=np.broadcast_to(np.asarray(kind, dtype=np.int8), (n,)).copy(),
+        quality=np.broadcast_to(np.asarray(quality, dtype=np.float64), (n,)).copy(),
+        cost_usd_per_point=np.full(n, cost_usd_per_point),
+    )

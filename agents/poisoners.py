@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from agents.base import ChurnRule, RoleSet
-from agents.plans import BACKDOOR, LABEL_FLIP, NOISE, SubmissionPlan, poisson_submissions
+from agents.plans import BACKDOOR, LABEL_FLIP, NOISE, SubmissionPlan, plan_for, poisson_submissions
 
 if TYPE_CHECKING:
     from scenarios.schema import Poisoners
@@ -59,15 +59,13 @@ class PoisonerSet(RoleSet):
         """This epoch's poisoned submissions."""
         p = self.params
         rows = poisson_submissions(rng, self.active_rows(), p.submissions_per_epoch)
-        n = rows.size
-        kind = np.asarray(STRATEGY_KIND, dtype=np.int8)[self.cols.strategy[rows]]
-        return SubmissionPlan(
-            role=self.role,
-            rows=rows,
-            owner=self.cols.account[rows],
-            datanet=self.cols.datanet[rows],
-            n_points=np.full(n, p.points_per_submission, dtype=np.int64),
-            kind=kind,
-            quality=np.zeros(n),
-            cost_usd_per_point=np.full(n, p.cost_usd_per_point),
+        return plan_for(
+            self.role,
+            rows,
+            self.cols.account,
+            self.cols.datanet,
+            points_per_submission=p.points_per_submission,
+            kind=np.asarray(STRATEGY_KIND, dtype=np.int8)[self.cols.strategy[rows]],
+            quality=0.0,
+            cost_usd_per_point=p.cost_usd_per_point,
         )

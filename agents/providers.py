@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 import numpy as np
 
 from agents.base import ChurnRule, RoleSet
-from agents.plans import HONEST, SubmissionPlan, poisson_submissions
+from agents.plans import HONEST, SubmissionPlan, plan_for, poisson_submissions
 
 if TYPE_CHECKING:
     from scenarios.schema import Population
@@ -50,14 +50,13 @@ class ProviderSet(RoleSet):
         """This epoch's honest submissions (Poisson count per active provider)."""
         p = self.params
         rows = poisson_submissions(rng, self.active_rows(), p.provider_submissions_per_epoch)
-        n = rows.size
-        return SubmissionPlan(
-            role=self.role,
-            rows=rows,
-            owner=self.cols.account[rows],
-            datanet=self.cols.datanet[rows],
-            n_points=np.full(n, p.provider_points_per_submission, dtype=np.int64),
-            kind=np.full(n, HONEST, dtype=np.int8),
+        return plan_for(
+            self.role,
+            rows,
+            self.cols.account,
+            self.cols.datanet,
+            points_per_submission=p.provider_points_per_submission,
+            kind=HONEST,
             quality=self.cols.quality[rows],
-            cost_usd_per_point=np.full(n, p.provider_cost_usd_per_point),
+            cost_usd_per_point=p.provider_cost_usd_per_point,
         )

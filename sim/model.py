@@ -70,6 +70,17 @@ STREAMS = (
 order (append new names at the end so existing streams keep their draws)."""
 
 
+FAIRNESS_KPIS = (
+    "spearman",
+    "kendall_tau",
+    "adversary_capture",
+    "proportionality_gap",
+    "envy_rate",
+    "gini_rewards",
+    "nakamoto_rewards",
+)
+"""Fairness KPIs, measured on ground-truth epochs only (NaN in between)."""
+
 ONBOARDING_TOKENS = 1.0
 """Grant each new honest provider receives from the treasury at joining (tokens)."""
 
@@ -1036,17 +1047,8 @@ class EconomyModel(mesa.Model):
         n = self.ledger.n_accounts
         contrib = np.flatnonzero(self.points_cum[:n] > 0)
         contrib = contrib[~np.isin(contrib, self.protocol_accounts)]
-        names = (
-            "spearman",
-            "kendall_tau",
-            "adversary_capture",
-            "proportionality_gap",
-            "envy_rate",
-            "gini_rewards",
-            "nakamoto_rewards",
-        )
         if getattr(self, "_gt_epoch", -1) != self.epoch or contrib.size < 2:
-            for name in names:
+            for name in FAIRNESS_KPIS:
                 self.kpis[name] = np.nan
             return
         r = self.reward_cum[contrib]
@@ -1296,15 +1298,7 @@ class EconomyModel(mesa.Model):
             "active_poisoners",
         ):
             out[col] = float(last[col])
-        for col in (
-            "spearman",
-            "kendall_tau",
-            "adversary_capture",
-            "proportionality_gap",
-            "envy_rate",
-            "gini_rewards",
-            "nakamoto_rewards",
-        ):
+        for col in FAIRNESS_KPIS:
             out[col] = last_valid(col)
         out["circulating_inflation_annualised_mean"] = float(
             ts["circulating_inflation_annualised"].mean()
