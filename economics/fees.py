@@ -389,6 +389,10 @@ def _fit_to_budget(row_payer: np.ndarray, amount: np.ndarray, budget: np.ndarray
         factor = np.ones(n)
         factor[over] = budget[over] / debit[over] * (1.0 - 2.0**r * eps)
         amount = amount * factor[row_payer]
+        # Relative scaling cannot shave subnormal amounts: also step every row of an
+        # over-budget payer one ulp towards zero, which always lowers its sum.
+        rows_over = over[row_payer]
+        amount[rows_over] = np.nextafter(amount[rows_over], 0.0)
     raise FeeError(  # pragma: no cover - the margin doubles each round
         "route_inference_fees: could not fit payer debits to their fees; please report"
     )

@@ -13,12 +13,20 @@ fails to collect because another package is broken.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import settings
+
+# In CI, hypothesis draws the same examples every run (a red CI is reproducible, not a
+# dice roll); locally it explores new examples each run.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 if TYPE_CHECKING:
     from scenarios import Scenario

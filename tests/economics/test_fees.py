@@ -487,3 +487,18 @@ def test_overflowing_fees_are_rejected():
             staker_accounts=[], staker_weights=[],
             contributor_accounts=[], contributor_weights=[],
         )  # fmt: skip
+
+
+def test_subnormal_fees_still_settle():
+    # Found by hypothesis: relative scaling cannot shave subnormal amounts, so a payer
+    # funded with exactly a 2.2e-315-token fee used to make the router give up.
+    fee = np.array([2.22507386e-315])
+    t = route_inference_fees(
+        np.array([0]), np.array([0]), fee, FeeSplit(0.2004717275461432, 0.3985848173615704,
+        0.0007986921416181004, 0.40014476295066825),
+        staker_accounts=np.arange(1), staker_weights=np.ones(1),
+        contributor_accounts=np.array([], dtype=np.int64), contributor_weights=np.array([]),
+        burn_account=N_ACCOUNTS,
+    )  # fmt: skip
+    funded = np.bincount(np.array([0]), weights=fee, minlength=N_ACCOUNTS + 1)
+    assert (_settle_like_a_ledger(t, funded.copy()) >= 0).all()
