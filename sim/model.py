@@ -42,7 +42,7 @@ from economics import metrics as M
 from economics.emission import EmissionSchedule, make_schedule
 from economics.fees import FeeSplit, split_fees
 from economics.learning import KNNClassifier, LogisticRegression, attack_success_rate
-from economics.ledger import Ledger
+from economics.ledger import Ledger, LedgerError
 from economics.market import ConstantProductPool, OrderFlow
 from economics.vesting import Bucket, VestingSchedule
 from scenarios import Scenario, apply_overrides, load
@@ -1217,8 +1217,9 @@ class EconomyModel(mesa.Model):
         reserve = self.pool.token_reserve_tokens
         bal = float(self.ledger.balance[self.amm])
         if not math.isclose(reserve, bal, rel_tol=1e-9, abs_tol=1e-6):
-            raise AssertionError(
-                f"epoch {self.epoch}: AMM token reserve {reserve!r} != AMM account balance {bal!r}"
+            raise LedgerError(
+                f"epoch {self.epoch}: AMM token reserve {reserve!r} != AMM account balance "
+                f"{bal!r}; the market and the ledger went out of step (please report)"
             )
         if self.check:
             self.ledger.check_invariants()
