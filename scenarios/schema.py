@@ -1487,7 +1487,8 @@ class Collect(_Section):
     )
     formats: tuple[Literal["parquet", "csv"], ...] = _seq(
         ("parquet",),
-        "Table formats written for timeseries and agents (file formats).",
+        "Table formats written for timeseries and agents; Parquet is always written, "
+        "csv adds .csv copies (file formats).",
         min_length=1,
         max_length=2,
     )

@@ -95,8 +95,13 @@ def write_run(
 
     out = Path(out)
     with atomic_dir(out) as tmp:
+        # Parquet is always written (``analysis.load`` reads it); ``collect.formats: [csv]``
+        # adds CSV copies for tools that want text.
         result.timeseries.to_parquet(tmp / "timeseries.parquet", index=False)
         result.agents.to_parquet(tmp / "agents.parquet", index=False)
+        if "csv" in result.scenario.collect.formats:
+            result.timeseries.to_csv(tmp / "timeseries.csv", index=False)
+            result.agents.to_csv(tmp / "agents.csv", index=False)
         (tmp / "summary.json").write_text(
             json.dumps(clean_json(result.summary), indent=2, sort_keys=True) + "\n"
         )

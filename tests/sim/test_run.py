@@ -312,3 +312,19 @@ def test_unlock_cliff_speeds_up_unlocks_and_selling() -> None:
     assert (
         ts["sold_tokens"].loc[first_after:].mean() > 10 * ts["sold_tokens"].loc[before.index].mean()
     )
+
+
+def test_csv_copies_when_the_scenario_asks_for_them(tmp_path):
+    from sim.run import run
+
+    res = run(
+        None,
+        epochs=3,
+        progress=False,
+        overrides={"population.providers": 10, "collect.formats": ["parquet", "csv"]},
+        out=tmp_path / "r",
+    )
+    ts = pd.read_csv(tmp_path / "r" / "timeseries.csv")
+    assert len(ts) == 3 and list(ts.columns) == list(res.timeseries.columns)
+    assert (tmp_path / "r" / "agents.csv").exists()
+    assert (tmp_path / "r" / "timeseries.parquet").exists()
