@@ -161,26 +161,29 @@ class EconomyModel(mesa.Model):
         self.epochs_per_year = 365.25 / sc.epoch_days
 
         # -- ledger and account registry -------------------------------------------
-        self.ledger = Ledger(capacity=1024, journal=getattr(sc.collect, "journal", False))
+        self.ledger = Ledger(capacity=1024, journal=sc.collect.journal)
         self.account_role = np.zeros(0, dtype=np.int8)
         self.account_adversary = np.zeros(0, dtype=bool)
         self.account_row = np.zeros(0, dtype=np.int64)
         self.account_joined = np.zeros(0, dtype=np.int64)
-        self.treasury, self.reward_pool, self.amm, self.outside, self.escrow = (
-            int(a) for a in self.register_accounts(5, role="protocol", adversary=False)
-        )
-        self.protocol_accounts = np.array(
-            [self.treasury, self.reward_pool, self.amm, self.escrow], dtype=np.int64
-        )
-        self.funding_edges: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        """Funding transfers between identities, (src, dst, amount_tokens) arrays per
-        batch: the edges of the funding graph a sybil defence analyses."""
         # Cumulative per-account outcomes used by the fairness metrics.
         self.reward_cum = np.zeros(0)
         self.fair_reward_cum = np.zeros(0)
         self.points_cum = np.zeros(0, dtype=np.int64)
         self.gt_value = np.zeros(0)
         self._rewards_since_gt = 0.0
+        self._gt_epoch = -1
+        self._honest_only_accuracy = np.nan
+        self._fees_by_payer: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0))
+        self.funding_edges: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        """Funding transfers between identities, (src, dst, amount_tokens) arrays per
+        batch: the edges of the funding graph a sybil defence analyses."""
+        self.treasury, self.reward_pool, self.amm, self.outside, self.escrow = (
+            int(a) for a in self.register_accounts(5, role="protocol", adversary=False)
+        )
+        self.protocol_accounts = np.array(
+            [self.treasury, self.reward_pool, self.amm, self.escrow], dtype=np.int64
+        )
 
         # -- datanets --------------------------------------------------------------
         setup = self.streams["setup"]
@@ -276,12 +279,13 @@ class EconomyModel(mesa.Model):
             self.account_adversary = _grow(self.account_adversary, cap)
             self.account_row = _grow(self.account_row, cap, fill=-1)
             self.account_joined = _grow(self.account_joined, cap)
-            for name in ("reward_cum", "fair_reward_cum", "points_cum", "gt_value"):
-                if hasattr(self, name):
-                    setattr(self, name, _grow(getattr(self, name), cap))
+            self.reward_cum = _grow(self.reward_cum, cap)
+            self.fair_reward_cum = _grow(self.fair_reward_cum, cap)
+            self.points_cum = _grow(self.points_cum, cap)
+            self.gt_value = _grow(self.gt_value, cap)
         self.account_role[accounts] = ROLE_NAMES.index(role)
         self.account_adversary[accounts] = adversary
-        self.account_joined[accounts] = getattr(self, "epoch", 0)
+        self.account_joined[accounts] = self.epoch
         return accounts
 
     def _genesis(self, rng: np.random.Generator) -> None:
@@ -745,7 +749,7 @@ class EconomyModel(mesa.Model):
             accs = [s.honest_only_accuracy_at(self.epoch, s.spec.k, honest) for s in self.datanets]
             finite = [a for a in accs if np.isfinite(a)]
             self._honest_only_accuracy = float(np.mean(finite)) if finite else np.nan
-        self.kpis["accuracy_honest_only"] = getattr(self, "_honest_only_accuracy", np.nan)
+        self.kpis["accuracy_honest_only"] = self._honest_only_accuracy
 
     # -- 4 ---------------------------------------------------------------------------
     def phase_consume(self) -> None:
@@ -1047,7 +1051,7 @@ class EconomyModel(mesa.Model):
         n = self.ledger.n_accounts
         contrib = np.flatnonzero(self.points_cum[:n] > 0)
         contrib = contrib[~np.isin(contrib, self.protocol_accounts)]
-        if getattr(self, "_gt_epoch", -1) != self.epoch or contrib.size < 2:
+        if self._gt_epoch != self.epoch or contrib.size < 2:
             for name in FAIRNESS_KPIS:
                 self.kpis[name] = np.nan
             return
@@ -1089,7 +1093,7 @@ class EconomyModel(mesa.Model):
         txs = {
             "inference": int(self.kpis["inferences"] + self.kpis["wash_inferences"]),
             "payout": round(n_payout),
-            "swap": int(self._fees_by_payer[0].size) if hasattr(self, "_fees_by_payer") else 0,
+            "swap": int(self._fees_by_payer[0].size),
             "submission": int(sum(p.n_submissions for p in self.epoch_plans)),
             "defense": int(self.kpis.get("defense_tx", 0.0)),
         }

@@ -90,7 +90,7 @@ class DatanetState:
         """Rows a model trains on and attribution values: the active points, restricted to
         the most recent ``window_points`` if the scenario sets a window."""
         rows = self.store.accepted()
-        window = getattr(self.spec, "window_points", 0)
+        window = self.spec.window_points
         if window and rows.size > window:
             rows = rows[-window:]
         return rows
