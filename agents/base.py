@@ -201,10 +201,9 @@ class RoleSet(mesa.Agent):
         individual that stops earning eventually leaves.
         """
         cols = self.cols
-        inc = np.zeros(len(cols))
-        cost = np.zeros(len(cols))
-        np.add.at(inc, rows, income_usd)
-        np.add.at(cost, rows, cost_usd)
+        n = len(cols)
+        inc = np.bincount(rows, weights=np.broadcast_to(income_usd, rows.shape), minlength=n)
+        cost = np.bincount(rows, weights=np.broadcast_to(cost_usd, rows.shape), minlength=n)
         alpha = 1.0 / max(self.churn_rule.ema_epochs, 1.0)
         act = cols.active
         cols.income_ema_usd[act] += alpha * (inc[act] - cols.income_ema_usd[act])

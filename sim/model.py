@@ -625,7 +625,8 @@ class EconomyModel(mesa.Model):
             accepted = batch.select(accept)
             state.store.append(accepted, epoch=self.epoch)
             state.sync_columns()
-            np.add.at(self.points_cum, accepted.owner, 1)
+            n_acct = self.points_cum.size
+            self.points_cum += np.bincount(accepted.owner, minlength=n_acct)[:n_acct]
             accepted_total += accepted.size
             rejected_total += batch.size - accepted.size
         self.kpis["points_submitted"] = float(accepted_total + rejected_total)
