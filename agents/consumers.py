@@ -4,6 +4,7 @@ cash budget, and buy the tokens they need on the AMM before paying fees."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
@@ -65,19 +66,35 @@ class ConsumerSet(RoleSet):
         self.founders = n
 
     def demand(
-        self, rng: np.random.Generator, accuracy: np.ndarray, price_usd: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self,
+        rng: np.random.Generator,
+        accuracy: np.ndarray,
+        price_usd: np.ndarray,
+        cost_per_model: np.ndarray | None = None,
+    ) -> Demand:
         """Inferences each active consumer buys on each model this epoch.
 
-        Returns ``(rows, counts)`` with ``counts[i, b]`` inferences of consumer ``rows[i]``
-        on builder ``b``. Wanted inferences are Poisson(rate), capped by what the budget
-        buys at the choice-weighted mean price.
+        Each consumer wants Poisson(rate) inferences, capped by what its budget buys at the
+        choice-weighted mean price; each inference then picks its model independently by
+        the softmax choice rule. Per consumer this is exactly a multinomial split of its
+        inferences over the models, drawn inference by inference (one uniform each): about
+        twice as fast as numpy's per-row multinomial at the default demand, and it never
+        builds a consumers x models matrix.
+
+        Args:
+            rng: The consumers' stream.
+            accuracy: Clean accuracy of each model (fraction; ``-inf`` = not for sale).
+            price_usd: Price of one inference on each model (USD/inference).
+            cost_per_model: What one inference on each model costs the consumer, in any
+                unit (e.g. tokens/inference), summed per consumer into ``Demand.cost``.
+                Defaults to ``price_usd``.
         """
         p = self.params
         rows = self.active_rows()
         n_models = accuracy.shape[0]
         if rows.size == 0 or n_models == 0:
-            return rows, np.zeros((rows.size, n_models), dtype=np.int64)
+            return Demand.empty(rows, n_models)
+        cost_b = price_usd if cost_per_model is None else np.asarray(cost_per_model, float)
         probs = choice_probabilities(
             accuracy, price_usd, p.consumer_price_weight_per_usd, p.consumer_choice_temperature
         )
@@ -86,5 +103,71 @@ class ConsumerSet(RoleSet):
         if mean_price > 0:
             affordable = np.floor(self.cols.budget_usd[rows] / mean_price).astype(np.int64)
             wanted = np.minimum(wanted, affordable)
-        counts = rng.multinomial(wanted, probs)
-        return rows, counts.astype(np.int64)
+        consumer = np.repeat(np.arange(rows.size), wanted)
+        model = pick_models(rng.random(consumer.size), probs)
+        return Demand(
+            rows=rows,
+            inferences=wanted.astype(np.int64),
+            by_model=np.bincount(model, minlength=n_models).astype(np.int64),
+            cost=np.bincount(consumer, weights=cost_b[model], minlength=rows.size),
+            consumer=consumer,
+            model=model,
+        )
+
+
+def pick_models(u: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """The model each inference picks, given one uniform draw ``u`` in [0, 1) per inference
+    and the choice probabilities ``probs`` (non-negative, summing to 1): the index b with
+    cdf[b-1] <= u < cdf[b] (inverse-CDF sampling; a zero-probability model is never
+    picked). Returns int64 model indices."""
+    cdf = np.cumsum(probs)
+    cdf /= cdf[-1]
+    if probs.size > 32:  # many models: binary search
+        return np.searchsorted(cdf[:-1], u, side="right").astype(np.int64)
+    picked = np.zeros(u.size, dtype=np.int64)
+    for edge in cdf[:-1]:  # a few models: one comparison pass each is ~8x faster
+        picked += u >= edge
+    return picked
+
+
+@dataclass(frozen=True)
+class Demand:
+    """One epoch of consumer demand.
+
+    Attributes:
+        rows: Active consumer rows, in order (rows).
+        inferences: Inferences bought by each of ``rows`` (inferences).
+        by_model: Inferences bought on each model, over all consumers (inferences).
+        cost: Sum over each consumer's inferences of the per-model cost passed to
+            :meth:`ConsumerSet.demand` (that array's unit).
+        consumer: For each inference, the index into ``rows`` of its buyer.
+        model: For each inference, the model it was bought on.
+    """
+
+    rows: np.ndarray
+    inferences: np.ndarray
+    by_model: np.ndarray
+    cost: np.ndarray
+    consumer: np.ndarray
+    model: np.ndarray
+
+    @classmethod
+    def empty(cls, rows: np.ndarray, n_models: int) -> Demand:
+        """No inferences: every consumer of ``rows`` buys nothing."""
+        none = np.zeros(0, dtype=np.int64)
+        return cls(
+            rows=rows,
+            inferences=np.zeros(rows.size, dtype=np.int64),
+            by_model=np.zeros(n_models, dtype=np.int64),
+            cost=np.zeros(rows.size),
+            consumer=none,
+            model=none,
+        )
+
+    def counts(self) -> np.ndarray:
+        """Inferences [consumer row, model] (int64): dense, for tests and small sets."""
+        n_models = self.by_model.size
+        flat = np.bincount(
+            self.consumer * n_models + self.model, minlength=self.rows.size * n_models
+        )
+        return flat.reshape(self.rows.size, n_models).astype(np.int64)

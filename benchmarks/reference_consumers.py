@@ -10,7 +10,8 @@ textbook way, each consumer an object with its own rate and budget whose ``step(
 2. caps them by what its budget buys at the choice-weighted mean price;
 3. splits them over the models by the softmax choice rule
    (:func:`agents.consumers.choice_probabilities`), a multinomial draw;
-4. records its inferences (cumulative, in total and per model).
+4. records its inferences and their list price (cumulative), and the market's inferences
+   per model — what the vectorised role records.
 
 Agents act in random order each epoch through ``model.agents.shuffle_do("step")`` (the
 Mesa 3 scheduling API). The model computes the choice probabilities once per epoch from
@@ -43,7 +44,7 @@ class ConsumerAgent(mesa.Agent):
         rate: Mean inferences wanted per epoch (inferences/epoch).
         budget_usd: Cash the consumer may spend per epoch (USD/epoch).
         inferences: Cumulative inferences bought (inferences).
-        counts: Cumulative inferences bought on each model (inferences, one per model).
+        spent_usd: Cumulative list price of the inferences bought (USD).
     """
 
     def __init__(self, model: ReferenceConsumerModel, rate: float, budget_usd: float) -> None:
@@ -51,7 +52,7 @@ class ConsumerAgent(mesa.Agent):
         self.rate = float(rate)
         self.budget_usd = float(budget_usd)
         self.inferences = 0
-        self.counts = np.zeros(model.n_models, dtype=np.int64)
+        self.spent_usd = 0.0
 
     def step(self) -> None:
         """Draw this epoch's demand, cap it by the budget, choose models and record it."""
@@ -62,7 +63,7 @@ class ConsumerAgent(mesa.Agent):
             wanted = min(wanted, math.floor(self.budget_usd / market.mean_price_usd))
         counts = rng.multinomial(wanted, market.probs)
         self.inferences += wanted
-        self.counts += counts
+        self.spent_usd += float(counts @ market.price_usd)
         market.inferences_by_model += counts
 
 
@@ -138,8 +139,6 @@ class ReferenceConsumerModel(mesa.Model):
         """Cumulative inferences of each consumer, in creation order (inferences)."""
         return np.fromiter((a.inferences for a in self.consumers), np.int64, len(self.consumers))
 
-    def counts_per_consumer(self) -> np.ndarray:
-        """Cumulative inferences [consumer, model], consumers in creation order (inferences)."""
-        if not self.consumers:
-            return np.zeros((0, self.n_models), dtype=np.int64)
-        return np.stack([a.counts for a in self.consumers])
+    def spent_per_consumer(self) -> np.ndarray:
+        """Cumulative list price of each consumer's inferences, creation order (USD)."""
+        return np.fromiter((a.spent_usd for a in self.consumers), np.float64, len(self.consumers))

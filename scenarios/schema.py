@@ -1219,6 +1219,15 @@ class Attribution(_Section):
         "retrieval trail; more inferences are represented by this sample, each query "
         "weighted by inferences / sample (queries).",
     )
+    trail_every_epochs: int = Field(
+        1,
+        ge=1,
+        le=_MAX_EPOCHS,
+        description="Cadence of the simulated retrieval trail: queries are simulated every "
+        "this many epochs (and when a model retrains); on the epochs between, each model's "
+        "fees are credited in the proportions of its last simulated trail. 1 = every epoch "
+        "(epochs).",
+    )
     retrieval_weights: Literal["equal", "inverse_distance"] = Field(
         "equal",
         description="How an inference's credit splits over its K neighbours (weighting).",
@@ -1472,7 +1481,12 @@ class Collect(_Section):
     """What the run records and how often."""
 
     metrics_every_epochs: int = Field(
-        1, ge=1, le=_MAX_EPOCHS, description="Cadence of timeseries rows (epochs)."
+        1,
+        ge=1,
+        le=_MAX_EPOCHS,
+        description="Cadence of timeseries rows: one every this many epochs and one after "
+        "the last; flow columns (tokens, points, inferences, transactions) sum the epochs "
+        "since the previous row, other columns are the row epoch's values (epochs).",
     )
     agent_snapshot_every_epochs: int = Field(
         30,

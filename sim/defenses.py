@@ -162,11 +162,25 @@ def _kpi_names() -> tuple[str, ...]:
     return tuple(names)
 
 
+_FLOW_KPI_NAMES = (
+    "defense_rejected_points",
+    "defense_rejected_honest_points",
+    "defense_rejected_adversary_points",
+    "defense_withheld_tokens",
+    "defense_tx",
+    "slashed_tokens",
+    "slashed_honest_tokens",
+    *(f"{k}_flagged_points" for k in SCREENING),
+)
+
+
 class DefensePipeline:
     """The scenario's defences, applied in the order listed. With no defences every call
     is the identity: everything is accepted and rewards are paid as attributed."""
 
     KPI_NAMES: ClassVar[tuple[str, ...]] = _kpi_names()
+    FLOW_KPI_NAMES: ClassVar[tuple[str, ...]] = _FLOW_KPI_NAMES
+    """The per-epoch flows among ``KPI_NAMES`` (points, tokens, transactions)."""
 
     def __init__(self, model: EconomyModel, specs: Sequence[Any]) -> None:
         self.model = model

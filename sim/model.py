@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,47 @@ FAIRNESS_KPIS = (
     "nakamoto_rewards",
 )
 """Fairness KPIs, measured on ground-truth epochs only (NaN in between)."""
+
+FLOW_KPIS = frozenset(
+    {
+        "unlocked_tokens",
+        "emission_tokens",
+        "sold_tokens",
+        "sales_usd",
+        "exogenous_flow_usd",
+        "points_submitted",
+        "points_accepted",
+        "points_rejected",
+        "inferences",
+        "wash_inferences",
+        "fees_tokens",
+        "fees_burned_tokens",
+        "builder_income_tokens",
+        "stakers_fees_tokens",
+        "rewards_tokens",
+        "reward_providers_tokens",
+        "reward_farmers_tokens",
+        "reward_wash_tokens",
+        "reward_poisoners_tokens",
+        *(
+            f"{r}_{e}"
+            for r in ("providers", "farmers", "wash", "poisoners")
+            for e in ("left", "joined")
+        ),
+        "chain_tx_submitted",
+        "chain_tx_included",
+        "chain_payout_tx",
+        "chain_gas_burned_tokens",
+        "chain_tips_tokens",
+        "chain_gas_unpaid_tokens",
+        *DefensePipeline.FLOW_KPI_NAMES,
+    }
+)
+"""Per-epoch flows (tokens, USD, points, inferences, transactions, individuals). With
+``collect.metrics_every_epochs`` = N > 1, a timeseries row holds their sums over the epochs
+since the previous row, so column totals stay the run's totals; every other column is the
+value at the row's epoch (fairness KPIs: the latest ground-truth measurement in the
+interval, NaN if none)."""
 
 ONBOARDING_TOKENS = 1.0
 """Grant each new honest provider receives from the treasury at joining (tokens)."""
@@ -174,6 +216,13 @@ class EconomyModel(mesa.Model):
         self._rewards_since_gt = 0.0
         self._gt_epoch = -1
         self._honest_only_accuracy = np.nan
+        self._flow_sums: dict[str, float] = {}
+        """Flow KPIs summed over the epochs since the last timeseries row."""
+        self._fairness_latest: dict[str, float] = {}
+        """Latest fairness measurement since the last timeseries row."""
+        self._trail_cache: dict[tuple[int, bool], _TrailShape] = {}
+        """Last simulated retrieval trail of each (builder row, wash?) pair, reused between
+        simulations when ``attribution.trail_every_epochs`` > 1."""
         self._fees_by_payer: tuple[np.ndarray, np.ndarray] = (np.zeros(0, np.int64), np.zeros(0))
         self.funding_edges: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
         """Funding transfers between identities, (src, dst, amount_tokens) arrays per
@@ -707,32 +756,18 @@ class EconomyModel(mesa.Model):
         b = self.builders
         pois = self.scenario.population.poisoners
         measure_backdoor = pois.backdoor > 0
+        fitted: dict[int, tuple[Any, KNNClassifier, np.ndarray, float, float]] = {}
         for row in b.due(self.epoch):  # builders are few: one fit per retraining builder
             d = int(b.cols.datanet[row])
-            state = self.datanets[d]
-            rows = state.training_rows()
-            if rows.size == 0:
-                continue
-            spec = state.spec
-            x, y = state.store.x[rows], state.store.y[rows]
-            knn = KNNClassifier(k=spec.k).fit(x, y, n_classes=spec.n_classes)
-            model: Any = knn
-            if spec.model == "logistic":
-                model = LogisticRegression().fit(x, y, n_classes=spec.n_classes)
+            if d not in fitted:  # builders of one datanet retraining together share a fit
+                fit = self._fit_model(d, measure_backdoor)
+                if fit is None:
+                    continue
+                fitted[d] = fit
+            model, knn, rows, accuracy, attack = fitted[d]
             b.models[row] = (model, knn, rows)
-            b.cols.accuracy[row] = float(np.mean(model.predict(state.x_val) == state.y_val))
-            b.cols.attack_success[row] = (
-                attack_success_rate(
-                    model,
-                    state.x_val,
-                    state.y_val,
-                    pois.backdoor_trigger_features,
-                    pois.backdoor_trigger_value,
-                    pois.backdoor_target_class,
-                )
-                if measure_backdoor
-                else np.nan
-            )
+            b.cols.accuracy[row] = accuracy
+            b.cols.attack_success[row] = attack
             b.cols.trained_epoch[row] = self.epoch
             b.cols.train_points[row] = rows.size
         trained = b.cols.trained_epoch >= 0
@@ -751,6 +786,38 @@ class EconomyModel(mesa.Model):
             finite = [a for a in accs if np.isfinite(a)]
             self._honest_only_accuracy = float(np.mean(finite)) if finite else np.nan
         self.kpis["accuracy_honest_only"] = self._honest_only_accuracy
+
+    def _fit_model(
+        self, d: int, measure_backdoor: bool
+    ) -> tuple[Any, KNNClassifier, np.ndarray, float, float] | None:
+        """Fit datanet ``d``'s model on its accepted training window and measure it on the
+        held-out set: (model, its kNN index, training rows, clean accuracy, backdoor
+        success or NaN). None if the datanet has no training point."""
+        state = self.datanets[d]
+        rows = state.training_rows()
+        if rows.size == 0:
+            return None
+        spec = state.spec
+        pois = self.scenario.population.poisoners
+        x, y = state.store.x[rows], state.store.y[rows]
+        knn = KNNClassifier(k=spec.k).fit(x, y, n_classes=spec.n_classes)
+        model: Any = knn
+        if spec.model == "logistic":
+            model = LogisticRegression().fit(x, y, n_classes=spec.n_classes)
+        accuracy = float(np.mean(model.predict(state.x_val) == state.y_val))
+        attack = (
+            attack_success_rate(
+                model,
+                state.x_val,
+                state.y_val,
+                pois.backdoor_trigger_features,
+                pois.backdoor_trigger_value,
+                pois.backdoor_target_class,
+            )
+            if measure_backdoor
+            else np.nan
+        )
+        return model, knn, rows, accuracy, attack
 
     # -- 4 ---------------------------------------------------------------------------
     def phase_consume(self) -> None:
@@ -782,11 +849,12 @@ class EconomyModel(mesa.Model):
         )
         ready = b.cols.trained_epoch >= 0
         acc = np.where(ready, b.cols.accuracy, -np.inf)
-        c_rows, counts = self.consumers.demand(self.streams["consumers"], acc, fee_tok * price)
+        dem = self.consumers.demand(self.streams["consumers"], acc, fee_tok * price, fee_tok)
+        c_rows = dem.rows
         w_rows, w_counts = self.wash.demand(self.streams["wash"])
         w_builder = self.wash.cols.builder[w_rows]
         # Tokens each payer needs, bought on the AMM in one aggregated swap.
-        c_need = counts @ fee_tok
+        c_need = dem.cost
         w_need = w_counts * fee_tok[w_builder]
         payers = np.concatenate(
             [self.consumers.cols.account[c_rows], self.wash.cols.account[w_rows]]
@@ -795,14 +863,14 @@ class EconomyModel(mesa.Model):
         shortfall = np.maximum(need - led.balance[payers], 0.0)
         usd = self.buy_tokens_for(payers, shortfall)
         self.consumers.cols.spent_usd[c_rows] += usd[: c_rows.size]
-        self.consumers.cols.inferences[c_rows] += counts.sum(axis=1)
+        self.consumers.cols.inferences[c_rows] += dem.inferences
         self.epoch_wash_cost = (w_rows, usd[c_rows.size :])
         # Pay the fees into the treasury, then route the net part.
         # Rounding in the aggregated swap can leave a payer an ulp short: pay what it has.
         need = np.minimum(need, led.balance[payers])
         paid = need > 0
         led.transfer_many(payers[paid], np.full(int(paid.sum()), self.treasury), need[paid])
-        inf_b = counts.sum(axis=0).astype(np.float64)
+        inf_b = dem.by_model.astype(np.float64)
         wash_b = np.bincount(w_builder, weights=w_counts, minlength=n_b)
         net_b = (inf_b + wash_b) * net_tok
         parts = split_fees(net_b, self.fee_split)
@@ -850,54 +918,78 @@ class EconomyModel(mesa.Model):
         Honest queries are clean draws from the task; wash queries sit on the wash
         consumers' own points. Each model simulates at most ``attribution.max_queries_per_model``
         queries of each sort, weighted so the credit sums to the contributor share δ of
-        the fees they paid.
+        the fees they paid. With ``attribution.trail_every_epochs`` = N > 1, queries are
+        simulated every N epochs (and whenever a model has retrained since its last
+        simulation); on the epochs between, each model's fees are credited in the
+        proportions of its last simulated trail — attribution on its own cadence.
         """
         b = self.builders
-        rng = self.streams["queries"]
+        a = self.scenario.attribution
         k_owner_pairs = 0.0
         wash_per_b = np.bincount(w_builder, weights=w_counts, minlength=len(b))
-        wash_accts = self.wash.cols.account
-        max_q = self.scenario.attribution.max_queries_per_model
         for row in range(len(b)):  # builders are few
             if b.models[row] is None:
                 continue
             total = inf_b[row] + wash_per_b[row]
             if total <= 0:
                 continue
-            _, knn, rows = b.models[row]
+            _, _, rows = b.models[row]
             state = self.datanets[int(b.cols.datanet[row])]
             credit_per_inf = contrib_b[row] / total
             for n_inf, wash in ((inf_b[row], False), (wash_per_b[row], True)):
                 if n_inf <= 0:
                     continue
-                n_q = int(min(n_inf, max_q))
-                if wash:
-                    own = rows[np.isin(state.store.owner[rows], wash_accts)]
-                    if own.size == 0:
-                        continue
-                    pick = own[rng.integers(0, own.size, size=n_q)]
-                    q = state.store.x[pick] + 1e-6 * rng.standard_normal(
-                        (n_q, state.spec.n_features)
-                    )
-                else:
-                    q, _ = state.task.sample(n_q, rng)
-                dist, idx = knn.neighbours(q)
-                fee_per_query = np.full(n_q, credit_per_inf * n_inf / n_q)
-                credit = attr.retrieval(
-                    idx,
-                    fee_per_query,
-                    rows.size,
-                    weights=self.scenario.attribution.retrieval_weights,
-                    distances=dist,
+                shape = self._trail_cache.get((row, wash))
+                stale = (
+                    shape is None
+                    or shape.trained_epoch != b.cols.trained_epoch[row]
+                    or self.epoch % a.trail_every_epochs == 0
                 )
+                if stale:
+                    shape = self._simulate_trail(
+                        row, wash, int(min(n_inf, a.max_queries_per_model))
+                    )
+                    if shape is None:
+                        continue
+                    self._trail_cache[(row, wash)] = shape
+                if shape.credit.size == 0:
+                    continue
+                credit = shape.credit * (credit_per_inf * n_inf)
                 state.credit[rows] += credit
                 if not wash:
                     state.credit_independent[rows] += credit
-                owners = state.store.owner[rows[idx]]
-                srt = np.sort(owners, axis=1)
-                distinct = 1 + np.count_nonzero(np.diff(srt, axis=1), axis=1)
-                k_owner_pairs += float(distinct.mean()) * n_inf
+                k_owner_pairs += shape.distinct_owners * n_inf
         self._queries_owner_pairs = k_owner_pairs
+
+    def _simulate_trail(self, row: int, wash: bool, n_q: int) -> _TrailShape | None:
+        """Simulate ``n_q`` queries on builder ``row``'s model and return the credit each of
+        its training points earns per token of fees (summing to 1), with the mean number of
+        distinct owners among a query's K neighbours. None: a wash trail with no wash
+        consumer's point in the model."""
+        b = self.builders
+        rng = self.streams["queries"]
+        _, knn, rows = b.models[row]
+        state = self.datanets[int(b.cols.datanet[row])]
+        if wash:
+            own = rows[np.isin(state.store.owner[rows], self.wash.cols.account)]
+            if own.size == 0:
+                return None
+            pick = own[rng.integers(0, own.size, size=n_q)]
+            q = state.store.x[pick] + 1e-6 * rng.standard_normal((n_q, state.spec.n_features))
+        else:
+            q, _ = state.task.sample(n_q, rng)
+        dist, idx = knn.neighbours(q)
+        credit = attr.retrieval(
+            idx,
+            np.full(n_q, 1.0 / n_q),
+            rows.size,
+            weights=self.scenario.attribution.retrieval_weights,
+            distances=dist,
+        )
+        owners = state.store.owner[rows[idx]]
+        srt = np.sort(owners, axis=1)
+        distinct = 1 + np.count_nonzero(np.diff(srt, axis=1), axis=1)
+        return _TrailShape(int(b.cols.trained_epoch[row]), credit, float(distinct.mean()))
 
     # -- 5 ---------------------------------------------------------------------------
     def phase_attribute_and_reward(self) -> None:
@@ -1209,12 +1301,42 @@ class EconomyModel(mesa.Model):
         self.kpis.update(self.defenses.kpis())
         self._prev_supply = supply
         self._prev_circulating = circ
-        self.datacollector.collect(self)
-        every = self.scenario.collect.agent_snapshot_every_epochs
         last = self.epoch == self.scenario.epochs - 1
+        self._collect_row(last)
+        every = self.scenario.collect.agent_snapshot_every_epochs
         if last or (every and self.epoch % every == 0):
             self.snapshots.append(self.agent_snapshot())
         self._check_invariants()
+
+    def _collect_row(self, last: bool) -> None:
+        """Add this epoch's flows to the running sums and, on the metrics cadence (and
+        after the last epoch), write one datacollector row: flows summed since the previous
+        row, fairness KPIs as last measured in that interval, everything else as now."""
+        every = self.scenario.collect.metrics_every_epochs
+        if every == 1:
+            self.datacollector.collect(self)
+            return
+        for name in FLOW_KPIS:
+            value = self.kpis.get(name)
+            if value is not None and np.isfinite(value):
+                self._flow_sums[name] = self._flow_sums.get(name, 0.0) + float(value)
+        for name in FAIRNESS_KPIS:
+            value = self.kpis.get(name)
+            if value is not None and np.isfinite(value):
+                self._fairness_latest[name] = float(value)
+        if not (last or self.epoch % every == 0):
+            return
+        epoch_values = dict(self.kpis)
+        for name in FLOW_KPIS:
+            if name in self.kpis:
+                self.kpis[name] = self._flow_sums.get(name, np.nan)  # NaN: never measured
+        for name in FAIRNESS_KPIS:
+            self.kpis[name] = self._fairness_latest.get(name, np.nan)
+        self.datacollector.collect(self)
+        self.kpis.clear()
+        self.kpis.update(epoch_values)  # later phases see this epoch's own values
+        self._flow_sums.clear()
+        self._fairness_latest.clear()
 
     def _check_invariants(self) -> None:
         """Cheap checks every epoch (the AMM's token reserve is the AMM account's balance);
@@ -1264,7 +1386,9 @@ class EconomyModel(mesa.Model):
         return out
 
     def timeseries(self) -> pd.DataFrame:
-        """The model metrics, one row per epoch."""
+        """The model metrics: one row per epoch, or per ``collect.metrics_every_epochs``
+        epochs (flow columns then sum the epochs since the previous row; see
+        :data:`FLOW_KPIS`)."""
         df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
         df["epoch"] = df["epoch"].astype(np.int64)
         return df
@@ -1281,7 +1405,7 @@ class EconomyModel(mesa.Model):
         out: dict[str, Any] = {
             "scenario": self.scenario.name,
             "seed": self.scenario.seed,
-            "epochs": len(ts),
+            "epochs": self.epoch,
             "engine": self.scenario.attribution.engine,
             "defenses": [d.kind for d in self.scenario.defenses],
         }
@@ -1342,6 +1466,16 @@ class EconomyModel(mesa.Model):
             out["total_defense_tx"] = float(ts["defense_tx"].sum())
         out.update(self.defenses.summary())
         return out
+
+
+@dataclass(frozen=True)
+class _TrailShape:
+    """One simulated retrieval trail of a model: what a token of its fees credits to each
+    of its training points (summing to 1), and the mean distinct owners per query."""
+
+    trained_epoch: int
+    credit: np.ndarray
+    distinct_owners: float
 
 
 def _grow(arr: np.ndarray, size: int, fill: Any = 0) -> np.ndarray:

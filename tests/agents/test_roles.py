@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
 from agents import plans
-from agents.consumers import choice_probabilities
+from agents.consumers import choice_probabilities, pick_models
 from agents.farmers import (
     STRAT_DUPLICATE,
     STRAT_NEAR_DUPLICATE,
@@ -99,7 +99,8 @@ def test_consumers_buy_within_budget(tiny: Factory) -> None:
     c.cols.active[:50] = False
     acc = np.array([0.9, 0.7, -np.inf])
     price = np.array([0.3, 0.1, 0.2])
-    rows, counts = c.demand(np.random.default_rng(1), acc, price)
+    dem = c.demand(np.random.default_rng(1), acc, price)
+    rows, counts = dem.rows, dem.counts()
     np.testing.assert_array_equal(rows, np.arange(50, 200))
     assert counts.shape == (150, 3) and counts.dtype == np.int64
     assert (counts >= 0).all() and counts[:, 2].sum() == 0
@@ -109,11 +110,81 @@ def test_consumers_buy_within_budget(tiny: Factory) -> None:
     assert counts.sum() > 0
     broke = c.cols.budget_usd.copy()
     c.cols.budget_usd[:] = 0.0
-    _, none = c.demand(np.random.default_rng(1), acc, price)
-    assert none.sum() == 0
+    none = c.demand(np.random.default_rng(1), acc, price)
+    assert none.inferences.sum() == 0 and none.by_model.sum() == 0 and none.cost.sum() == 0
     c.cols.budget_usd[:] = broke
-    _, free = c.demand(np.random.default_rng(1), acc, np.zeros(3))  # free: no budget cap
-    assert free.sum() >= counts.sum()
+    free = c.demand(np.random.default_rng(1), acc, np.zeros(3))  # free: no budget cap
+    assert free.inferences.sum() >= counts.sum()
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    probs=arrays(np.float64, st.integers(1, 40), elements=st.floats(0.0, 1.0)).filter(
+        lambda p: p.sum() > 1e-3
+    ),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_pick_models_never_picks_a_zero_probability_model(probs: np.ndarray, seed: int) -> None:
+    probs = probs / probs.sum()
+    u = np.random.default_rng(seed).random(500)
+    u[:2] = (0.0, np.nextafter(1.0, 0.0))  # both ends of [0, 1)
+    picked = pick_models(u, probs)
+    assert picked.dtype == np.int64 and picked.shape == u.shape
+    assert ((picked >= 0) & (picked < probs.size)).all()
+    assert (probs[picked] > 0).all()
+    # Inverse CDF: u falls in the picked model's interval [cdf[b-1], cdf[b]).
+    cdf = np.cumsum(probs)
+    cdf /= cdf[-1]  # as pick_models normalises it: the last edge is exactly 1
+    lower = np.concatenate([[0.0], cdf])[picked]
+    assert (u >= lower).all() and (u < cdf[picked]).all()
+
+
+def test_pick_models_agrees_with_binary_search_and_the_probabilities() -> None:
+    rng = np.random.default_rng(3)
+    for n_models in (3, 8, 32, 33, 100):  # the comparison passes and the binary search
+        probs = rng.dirichlet(np.ones(n_models))
+        probs[0] = 0.0
+        probs /= probs.sum()
+        u = rng.random(200_000)
+        picked = pick_models(u, probs)
+        cdf = np.cumsum(probs)
+        cdf /= cdf[-1]
+        np.testing.assert_array_equal(picked, np.searchsorted(cdf[:-1], u, side="right"))
+        share = np.bincount(picked, minlength=n_models) / u.size
+        np.testing.assert_allclose(share, probs, atol=5 * np.sqrt(0.25 / u.size))
+        assert share[0] == 0.0
+
+
+def test_demand_splits_each_consumer_like_a_multinomial(tiny: Factory) -> None:
+    """Per consumer, the inference-by-inference split must have the multinomial's mean and
+    covariance given its total N: E[n_b] = N p_b, Cov[n_a, n_b] = N (p_b 1[a=b] - p_a p_b)."""
+    model = tiny(None, epochs=2, population__consumers=400)
+    pop = model.scenario.population
+    c = model.consumers
+    c.cols.rate[:] = 6.0
+    c.cols.budget_usd[:] = 1e9
+    acc = np.array([0.9, 0.8, 0.7])
+    price = np.array([0.01, 0.02, 0.01])
+    fee = np.array([2.0, 3.0, 5.0])
+    rng = np.random.default_rng(11)
+    draws = []
+    for _ in range(100):
+        dem = c.demand(rng, acc, price, fee)
+        counts = dem.counts()
+        np.testing.assert_array_equal(counts.sum(axis=1), dem.inferences)
+        np.testing.assert_array_equal(counts.sum(axis=0), dem.by_model)
+        np.testing.assert_allclose(dem.cost, counts @ fee)
+        draws.append(counts)
+    counts = np.concatenate(draws).astype(np.float64)  # 40,000 consumer-epochs
+    n = counts.sum(axis=1)
+    p = choice_probabilities(
+        acc, price, pop.consumer_price_weight_per_usd, pop.consumer_choice_temperature
+    )
+    resid = counts - n[:, None] * p[None, :]  # residuals from the conditional mean
+    se = np.sqrt(n.sum() * p * (1 - p)) / n.size
+    assert (np.abs(resid.mean(axis=0)) < 5 * se).all()
+    cov = resid.T @ resid / n.sum()  # per inference: diag(p) - p p^T
+    np.testing.assert_allclose(cov, np.diag(p) - np.outer(p, p), atol=0.02)
 
 
 # ------------------------------------------------------------------------------ providers

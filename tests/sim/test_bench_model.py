@@ -44,10 +44,12 @@ def test_reference_is_one_mesa_agent_per_consumer_and_records_demand() -> None:
     for _ in range(3):
         ref.step()
     per = ref.inferences_per_consumer()
-    counts = ref.counts_per_consumer()
-    assert per.shape == (50,) and counts.shape == (50, 2)
-    np.testing.assert_array_equal(counts.sum(axis=1), per)
-    np.testing.assert_array_equal(counts.sum(axis=0), ref.inferences_by_model)
+    spent = ref.spent_per_consumer()
+    assert per.shape == (50,) and spent.shape == (50,)
+    assert ref.inferences_by_model.sum() == per.sum()
+    # Each inference costs one of the two list prices.
+    lo, hi = ref.price_usd.min(), ref.price_usd.max()
+    assert (spent >= per * lo - 1e-12).all() and (spent <= per * hi + 1e-12).all()
     # softmax: exp((0.9 - 0.02 - 0.8 + 0.01) / 0.05) = exp(1.8) more likely to pick model 1
     assert ref.inferences_by_model[1] > ref.inferences_by_model[0]
 
@@ -65,7 +67,8 @@ def test_reference_is_reproducible_from_its_generator() -> None:
     for m in (a, b):
         m.step()
         m.step()
-    np.testing.assert_array_equal(a.counts_per_consumer(), b.counts_per_consumer())
+    np.testing.assert_array_equal(a.spent_per_consumer(), b.spent_per_consumer())
+    np.testing.assert_array_equal(a.inferences_per_consumer(), b.inferences_per_consumer())
 
 
 @pytest.mark.parametrize(
@@ -127,7 +130,7 @@ def test_run_and_report_every_section_at_toy_size() -> None:
     d = res["defences"]
     assert d["kinds"] == list(bench.KINDS) and d["on_ms"] > 0 and d["off_ms"] > 0
     text = bench.report(res)
-    for needle in ("speed-up", "paired z", "wall time", "peak RSS", "ratio on / off"):
+    for needle in ("speed-up", "z: inferences | spend", "wall time", "peak RSS", "ratio on / off"):
         assert needle in text
     assert "PASS" in text or "FAIL" in text
     with pytest.raises(bench.BenchError, match="unknown sections"):

@@ -219,6 +219,57 @@ def test_points_and_fees_are_accounted(tiny: Factory) -> None:
     )
 
 
+@pytest.mark.parametrize("every", [1, 4])
+def test_retrieval_trail_credits_the_fees_on_its_cadence(every: int, tiny: Factory) -> None:
+    """The trail credits exactly the contributors' share of the fees every epoch; with
+    ``trail_every_epochs`` > 1 it re-simulates queries only on its cadence or after a
+    retrain, and in between credits each model's fees in its last trail's proportions."""
+    model = tiny(
+        None,
+        epochs=14,
+        population__builders=1,
+        attribution__trail_every_epochs=every,
+        datanets__0__retrain_every_epochs=6,
+    )
+    b = model.builders
+    state = model.datanets[0]
+    simulated: list[bool] = []
+    calls = 0
+    real = model._simulate_trail
+
+    def counting(*args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return real(*args)
+
+    model._simulate_trail = counting  # type: ignore[method-assign]
+    prev_credit: np.ndarray | None = None
+    prev_trained = -2
+    for _ in range(model.scenario.epochs):
+        before = calls
+        model.step()
+        credit = state.credit[: state.store.size].copy()
+        if b.models[0] is None or credit.sum() == 0:
+            prev_credit = None
+            continue
+        # Every epoch: the credit is the contributor share of this epoch's fees.
+        assert credit.sum() == pytest.approx(state.fees_net_tokens, rel=1e-9)
+        epoch = model.epoch - 1
+        trained = int(b.cols.trained_epoch[0])
+        due = every == 1 or epoch % every == 0 or trained != prev_trained
+        simulated.append(calls > before)
+        assert (calls > before) == due, (epoch, every, trained, prev_trained)
+        if not due and prev_credit is not None:
+            n = min(prev_credit.size, credit.size)
+            np.testing.assert_allclose(
+                credit[:n] / credit.sum(), prev_credit[:n] / prev_credit.sum(), rtol=1e-9
+            )
+        prev_credit, prev_trained = credit, trained
+    assert any(simulated)
+    if every > 1:
+        assert not all(simulated)
+
+
 def test_fairness_metrics_are_recorded_on_the_ground_truth_cadence(tiny: Factory) -> None:
     model = tiny(None, attribution__ground_truth__every_epochs=5)
     run_to_end(model)
@@ -489,3 +540,31 @@ def test_setup_errors_are_typed_and_say_what_to_change() -> None:
     with pytest.raises(ScenarioError, match=r"population\.providers"):
         EconomyModel(None, population__providers="many")
     assert issubclass(ModelSetupError, ValueError)
+
+
+def test_metrics_cadence_sums_flows_and_samples_stocks(tiny: Factory) -> None:
+    """Rows every 4 epochs (and after the last) carry the interval's flow sums, so column
+    totals match the every-epoch run; stocks are the row epoch's values."""
+    from sim.model import FLOW_KPIS
+
+    scen = "sybil_farming"
+    path = Path(__file__).resolve().parents[2] / "scenarios" / f"{scen}.yaml"
+    every = tiny(path, epochs=15, collect__metrics_every_epochs=1)
+    sparse = tiny(path, epochs=15, collect__metrics_every_epochs=4)
+    run_to_end(every)
+    run_to_end(sparse)
+    full, rows = every.timeseries(), sparse.timeseries()
+    assert rows["epoch"].tolist() == [0, 4, 8, 12, 14]
+    flows = sorted(FLOW_KPIS & set(full.columns))
+    assert {"inferences", "rewards_tokens", "emission_tokens"} <= set(flows)
+    interval = np.searchsorted(rows["epoch"].to_numpy(), full["epoch"].to_numpy())
+    np.testing.assert_allclose(
+        rows[flows].to_numpy(), full[flows].groupby(interval).sum(min_count=1).to_numpy()
+    )
+    at_rows = full.set_index("epoch").loc[rows["epoch"]].reset_index()
+    for col in ("supply_tokens", "price_usd", "circulating_tokens", "accuracy"):
+        np.testing.assert_array_equal(rows[col].to_numpy(), at_rows[col].to_numpy())
+    summary_every, summary_sparse = every.summary(), sparse.summary()
+    assert summary_sparse["epochs"] == summary_every["epochs"] == 15
+    for key in ("total_rewards_tokens", "total_inferences", "total_points_accepted"):
+        assert summary_sparse[key] == pytest.approx(summary_every[key], rel=1e-12)
