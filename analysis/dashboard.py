@@ -323,12 +323,17 @@ def _rewards(panel: _Panel, x: np.ndarray) -> None:
     names: list[str] = []
     series: list[np.ndarray] = []
     colours: list[str] = []
+    # Rows may cover several epochs (collect.metrics_every_epochs): flows are their sums.
+    epochs = panel.frame["epoch"].to_numpy(dtype=np.float64) if "epoch" in panel.frame else x
+    span = np.diff(np.concatenate([[epochs[0] - 1.0], epochs])) if epochs.size else epochs
+    span = np.where(span > 0, span, 1.0)
     for column in PANELS["rewards"]:
         y = panel.values(column)
         if y is None:
             continue
         role = column.removeprefix("reward_").removesuffix("_tokens")
         names.append(f"{role}: {_human(float(np.nansum(y)))} total")
+        y = y / span
         series.append(y)
         colours.append(_ROLE_COLOURS.get(role, "0.5"))
     if series:

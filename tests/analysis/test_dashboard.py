@@ -116,6 +116,20 @@ def test_rewards_are_stacked_to_the_epoch_total() -> None:
     assert top == pytest.approx(500.0)
 
 
+def test_rewards_of_multi_epoch_rows_are_drawn_per_epoch() -> None:
+    """Rows every 4 epochs (collect.metrics_every_epochs) hold 4 epochs of rewards."""
+    frame = _timeseries().iloc[::4].copy()
+    for col in PANELS["rewards"]:
+        frame[col] = frame[col] * 4.0
+    frame.iloc[0, frame.columns.get_indexer(list(PANELS["rewards"]))] /= 4.0  # epoch 0: one
+    fig = dashboard_figure(frame)
+    areas = [c for c in fig.axes[2].collections if isinstance(c, PolyCollection)]
+    top = max(float(p.vertices[:, 1].max()) for c in areas for p in c.get_paths())
+    assert top == pytest.approx(500.0)
+    legend = " ".join(t.get_text() for t in fig.axes[2].get_legend().get_texts())
+    assert "providers: 11.1k total" in legend  # 300 + 9 rows x 4 epochs x 300
+
+
 def test_negative_rewards_fall_back_to_lines() -> None:
     frame = _timeseries()
     frame.loc[3, "reward_wash_tokens"] = -5.0
