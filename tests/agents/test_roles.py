@@ -129,7 +129,8 @@ def test_pick_models_never_picks_a_zero_probability_model(probs: np.ndarray, see
     u = np.random.default_rng(seed).random(500)
     u[:2] = (0.0, np.nextafter(1.0, 0.0))  # both ends of [0, 1)
     picked = pick_models(u, probs)
-    assert picked.dtype == np.int64 and picked.shape == u.shape
+    assert picked.dtype == (np.int8 if probs.size <= 32 else np.int64)
+    assert picked.shape == u.shape
     assert ((picked >= 0) & (picked < probs.size)).all()
     assert (probs[picked] > 0).all()
     # Inverse CDF: u falls in the picked model's interval [cdf[b-1], cdf[b]).
@@ -153,6 +154,13 @@ def test_pick_models_agrees_with_binary_search_and_the_probabilities() -> None:
         share = np.bincount(picked, minlength=n_models) / u.size
         np.testing.assert_allclose(share, probs, atol=5 * np.sqrt(0.25 / u.size))
         assert share[0] == 0.0
+        # float32 uniforms (what demand draws): float32 edges, the same interval rule.
+        u32 = u.astype(np.float32)
+        picked32 = pick_models(u32, probs)
+        edges32 = cdf[:-1].astype(np.float32)
+        np.testing.assert_array_equal(picked32, np.searchsorted(edges32, u32, side="right"))
+        assert not (picked32 == 0).any()
+        assert np.mean(picked32 != picked) < 1e-4  # only draws within 2^-24 of an edge move
 
 
 def test_demand_splits_each_consumer_like_a_multinomial(tiny: Factory) -> None:

@@ -545,7 +545,9 @@ def test_setup_errors_are_typed_and_say_what_to_change() -> None:
 def test_metrics_cadence_sums_flows_and_samples_stocks(tiny: Factory) -> None:
     """Rows every 4 epochs (and after the last) carry the interval's flow sums, so column
     totals match the every-epoch run; stocks are the row epoch's values."""
-    from sim.model import FLOW_KPIS
+    from sim.model import FLOW_KPIS, KPI_NAMES
+
+    assert set(KPI_NAMES) >= FLOW_KPIS  # every flow is a column (no misspelt name)
 
     scen = "sybil_farming"
     path = Path(__file__).resolve().parents[2] / "scenarios" / f"{scen}.yaml"
