@@ -120,7 +120,12 @@ def test_scale_scenario_has_the_requested_individuals() -> None:
 
 def test_run_and_report_every_section_at_toy_size() -> None:
     sizes = bench.Sizes(
-        consumers=(100,), reference_epochs=2, individuals=2_000, scale_epochs=3, defence_epochs=2
+        consumers=(100,),
+        reference_epochs=2,
+        individuals=2_000,
+        scale_epochs=3,
+        defence_epochs=2,
+        baseline_epochs=2,
     )
     res = bench.run(sizes, bench.SECTIONS, profile_top=5)
     s = res["scale"]
@@ -129,8 +134,17 @@ def test_run_and_report_every_section_at_toy_size() -> None:
     assert "tottime" in s["profile"]
     d = res["defences"]
     assert d["kinds"] == list(bench.KINDS) and d["on_ms"] > 0 and d["off_ms"] > 0
+    bl = res["baseline"]
+    assert bl["epochs"] == 2 and not bl["full"] and bl["wall_s"] >= bl["epochs_s"] > 0
     text = bench.report(res)
-    for needle in ("speed-up", "z: inferences | spend", "wall time", "peak RSS", "ratio on / off"):
+    for needle in (
+        "speed-up",
+        "z: inferences | spend",
+        "wall time",
+        "peak RSS",
+        "baseline.yaml x 2 epochs",
+        "ratio on / off",
+    ):
         assert needle in text
     assert "PASS" in text or "FAIL" in text
     with pytest.raises(bench.BenchError, match="unknown sections"):
