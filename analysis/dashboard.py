@@ -324,8 +324,7 @@ def _rewards(panel: _Panel, x: np.ndarray) -> None:
     series: list[np.ndarray] = []
     colours: list[str] = []
     # Rows may cover several epochs (collect.metrics_every_epochs): flows are their sums.
-    epochs = panel.frame["epoch"].to_numpy(dtype=np.float64) if "epoch" in panel.frame else x
-    span = np.diff(np.concatenate([[epochs[0] - 1.0], epochs])) if epochs.size else epochs
+    span = np.diff(np.concatenate([[x[0] - 1.0], x])) if x.size else x
     span = np.where(span > 0, span, 1.0)
     for column in PANELS["rewards"]:
         y = panel.values(column)

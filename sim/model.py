@@ -952,8 +952,6 @@ class EconomyModel(mesa.Model):
                     if shape is None:
                         continue
                     self._trail_cache[(row, wash)] = shape
-                if shape.credit.size == 0:
-                    continue
                 credit = shape.credit * (credit_per_inf * n_inf)
                 state.credit[rows] += credit
                 if not wash:
