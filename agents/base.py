@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from sim.model import EconomyModel
+    from ledgerlab.sim.model import EconomyModel
 
 
 class ColumnStore:

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from agents.base import RoleSet
+from ledgerlab.agents.base import RoleSet
 
 if TYPE_CHECKING:
-    from scenarios.schema import Population
-    from sim.model import EconomyModel
+    from ledgerlab.scenarios.schema import Population
+    from ledgerlab.sim.model import EconomyModel
 
 
 class BuilderSet(RoleSet):

@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from agents.base import ChurnRule, RoleSet
-from agents.plans import (
+from ledgerlab.agents.base import ChurnRule, RoleSet
+from ledgerlab.agents.plans import (
     DUPLICATE,
     FRESH,
     NEAR_DUPLICATE,
@@ -31,8 +31,8 @@ from agents.plans import (
 )
 
 if TYPE_CHECKING:
-    from scenarios.schema import Farmers
-    from sim.model import EconomyModel
+    from ledgerlab.scenarios.schema import Farmers
+    from ledgerlab.sim.model import EconomyModel
 
 # Strategy codes of the ``strategy`` column.
 STRAT_DUPLICATE, STRAT_NEAR_DUPLICATE, STRAT_SYBIL, STRAT_OPERATOR = range(4)

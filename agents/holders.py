@@ -9,7 +9,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from agents.base import RoleSet
+from ledgerlab.agents.base import RoleSet
 
 
 class HolderSet(RoleSet):

@@ -12,12 +12,19 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from agents.base import ChurnRule, RoleSet
-from agents.plans import BACKDOOR, LABEL_FLIP, NOISE, SubmissionPlan, plan_for, poisson_submissions
+from ledgerlab.agents.base import ChurnRule, RoleSet
+from ledgerlab.agents.plans import (
+    BACKDOOR,
+    LABEL_FLIP,
+    NOISE,
+    SubmissionPlan,
+    plan_for,
+    poisson_submissions,
+)
 
 if TYPE_CHECKING:
-    from scenarios.schema import Poisoners
-    from sim.model import EconomyModel
+    from ledgerlab.scenarios.schema import Poisoners
+    from ledgerlab.sim.model import EconomyModel
 
 STRATEGY_KIND = (LABEL_FLIP, BACKDOOR, NOISE)
 STRATEGY_NAMES = ("label_flip", "backdoor", "noise")

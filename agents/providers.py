@@ -7,12 +7,12 @@ from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 
-from agents.base import ChurnRule, RoleSet
-from agents.plans import HONEST, SubmissionPlan, plan_for, poisson_submissions
+from ledgerlab.agents.base import ChurnRule, RoleSet
+from ledgerlab.agents.plans import HONEST, SubmissionPlan, plan_for, poisson_submissions
 
 if TYPE_CHECKING:
-    from scenarios.schema import Population
-    from sim.model import EconomyModel
+    from ledgerlab.scenarios.schema import Population
+    from ledgerlab.sim.model import EconomyModel
 
 
 class ProviderSet(RoleSet):

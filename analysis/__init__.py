@@ -4,6 +4,6 @@
 frames; ``analysis.kpi_table(summary)`` formats a run's headline KPIs.
 """
 
-from analysis.results import Results, kpi_table, load
+from ledgerlab.analysis.results import Results, kpi_table, load
 
 __all__ = ["Results", "kpi_table", "load"]

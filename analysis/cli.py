@@ -1,4 +1,4 @@
-"""The ``ledgerlab`` command line (console script ``ledgerlab = "analysis.cli:main"``).
+"""The ``ledgerlab`` command line (console script ``ledgerlab = "ledgerlab.analysis.cli:main"``).
 
 Commands are functions registered on the typer app :data:`app`, one per sub-command
 (``ledgerlab tokenomics``, ``run``, ``validate`` and ``scenarios``; ``sweep`` is added by
@@ -30,12 +30,12 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from typer.core import TyperGroup
 
-from economics.vesting import PRESETS
+from ledgerlab.economics.vesting import PRESETS
 
-__all__ = ["PROJECT_PACKAGES", "LedgerlabGroup", "app", "is_user_error", "main"]
+__all__ = ["PROJECT_PACKAGE", "LedgerlabGroup", "app", "is_user_error", "main"]
 
-PROJECT_PACKAGES = frozenset({"economics", "agents", "sim", "scenarios", "analysis"})
-"""Top-level packages whose ``ValueError`` subclasses are user errors (no traceback)."""
+PROJECT_PACKAGE = "ledgerlab"
+"""The package whose ``ValueError`` subclasses are user errors (no traceback)."""
 
 USAGE_EXIT = 2
 """Exit status for command-line usage errors (bad flag or option value)."""
@@ -54,7 +54,7 @@ def is_user_error(exc: BaseException) -> bool:
     return (
         isinstance(exc, ValueError)
         and cls is not ValueError
-        and cls.__module__.split(".")[0] in PROJECT_PACKAGES
+        and cls.__module__.split(".")[0] == PROJECT_PACKAGE
     )
 
 
@@ -166,7 +166,7 @@ def tokenomics(
     Prints the monthly table and writes tokenomics.csv, tokenomics.parquet and a
     tokenomics.png chart into --out.
     """
-    from analysis import tokenomics as tk
+    from ledgerlab.analysis import tokenomics as tk
 
     frame = tk.project(preset=preset.value, months=months)
     typer.echo(
@@ -184,7 +184,7 @@ def tokenomics(
 # --------------------------------------------------------------------------------------
 
 if TYPE_CHECKING:
-    from scenarios import Scenario, ScenarioError
+    from ledgerlab.scenarios import Scenario, ScenarioError
 
 
 def _fail_scenario(error: ScenarioError) -> NoReturn:
@@ -197,8 +197,8 @@ def _fail_scenario(error: ScenarioError) -> NoReturn:
 
 def _load_file(file: Path, variant: str | None) -> Scenario:
     """A scenario file, or one variant of a variant file (``--variant NAME``)."""
-    from scenarios import Problem, ScenarioError, load
-    from scenarios.variants import is_variant_file, load_variants
+    from ledgerlab.scenarios import Problem, ScenarioError, load
+    from ledgerlab.scenarios.variants import is_variant_file, load_variants
 
     if not is_variant_file(file):
         if variant is not None:
@@ -257,7 +257,7 @@ def _resolve_scenario(
 
     Raises ``ScenarioError`` naming the file and line, or the option, of every problem.
     """
-    from scenarios import ScenarioError, apply_overrides, parse_set_option
+    from ledgerlab.scenarios import ScenarioError, apply_overrides, parse_set_option
 
     scenario = _load_file(file, variant)
     problems = []
@@ -338,17 +338,17 @@ def run_command(
     An invalid scenario or override is reported with its file:line:column;
     nothing is then run or written.
     """
-    from scenarios import ScenarioError
+    from ledgerlab.scenarios import ScenarioError
 
     try:
         scenario = _resolve_scenario(file, set_ or [], epochs, seed, variant)
     except ScenarioError as error:
         _fail_scenario(error)
 
-    from analysis.dashboard import plot_dashboard
-    from analysis.results import kpi_table
-    from sim.output import write_run
-    from sim.run import run as simulate
+    from ledgerlab.analysis.dashboard import plot_dashboard
+    from ledgerlab.analysis.results import kpi_table
+    from ledgerlab.sim.output import write_run
+    from ledgerlab.sim.run import run as simulate
 
     target = out if out is not None else Path("results") / scenario.name
     typer.echo(f"running {file} ({_describe(scenario)}, seed {scenario.seed})", err=True)
@@ -371,8 +371,8 @@ def validate_command(
     Prints ``ok: FILE (name, epochs, engine, defences)``, or every problem as
     ``file:line:column: field.path: message`` and exits with status 1.
     """
-    from scenarios import ScenarioError, load
-    from scenarios.variants import is_variant_file, load_variants
+    from ledgerlab.scenarios import ScenarioError, load
+    from ledgerlab.scenarios.variants import is_variant_file, load_variants
 
     try:
         if is_variant_file(file):
@@ -407,8 +407,8 @@ def compare_command(
     """Run every variant of a variant file with the same seed and tabulate each
     mechanism's benefit (adversary capture, accuracy) and cost (honest points refused,
     honest individuals slashed, rewards withheld, extra transactions)."""
-    from scenarios import ScenarioError, apply_overrides
-    from scenarios.variants import load_variants
+    from ledgerlab.scenarios import ScenarioError, apply_overrides
+    from ledgerlab.scenarios.variants import load_variants
 
     try:
         vs = load_variants(file)
@@ -421,7 +421,7 @@ def compare_command(
             )
     except ScenarioError as error:
         _fail_scenario(error)
-    from analysis.compare import COLUMNS, compare, format_table
+    from ledgerlab.analysis.compare import COLUMNS, compare, format_table
 
     target = out if out is not None else Path("results") / f"{vs.base.name}_comparison"
     table = compare(vs, out=target, progress=progress)
@@ -457,7 +457,7 @@ def scenarios_command() -> None:
     """
     from importlib.resources import as_file, files
 
-    package = files("scenarios")
+    package = files("ledgerlab.scenarios")
     entries = sorted(
         (item for item in package.iterdir() if item.name.endswith((".yaml", ".yml"))),
         key=lambda item: item.name,

@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from scenarios.variants import VariantSet
-from sim.output import atomic_dir
-from sim.run import run
+from ledgerlab.scenarios.variants import VariantSet
+from ledgerlab.sim.output import atomic_dir
+from ledgerlab.sim.run import run
 
 COLUMNS: dict[str, str] = {
     "adversary_capture": "adversary capture (reward share ÷ fair share)",
@@ -70,7 +70,7 @@ def compare(
         100.0 * (base - table["adversary_capture"]) / base if base and np.isfinite(base) else np.nan
     )
     if out is not None:
-        from sim.output import write_run
+        from ledgerlab.sim.output import write_run
 
         with atomic_dir(out) as tmp:
             for name, res in results.items():

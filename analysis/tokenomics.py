@@ -38,8 +38,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 
-from economics import vesting
-from economics.emission import EmissionSchedule
+from ledgerlab.economics import vesting
+from ledgerlab.economics.emission import EmissionSchedule
 
 __all__ = [
     "COLUMNS",

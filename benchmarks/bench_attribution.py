@@ -40,8 +40,8 @@ import numpy as np
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
-from economics.attribution import ENGINES, Utility, compute, knn_shapley
-from economics.learning import LogisticRegression
+from ledgerlab.economics.attribution import ENGINES, Utility, compute, knn_shapley
+from ledgerlab.economics.learning import LogisticRegression
 
 SEED = 20_190_701  # fixed: the same data on every run
 N_FEATURES = 10

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from economics.ledger import Ledger
+from ledgerlab.economics.ledger import Ledger
 
 SEED = 20_240_611  # fixed: the same transfers on every run
 TARGET_RATIO = 100.0  # loop time / batch time, journal on

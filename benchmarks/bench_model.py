@@ -66,9 +66,9 @@ if __name__ == "__main__" and "--all-cores" not in sys.argv:
 
 import numpy as np  # noqa: E402
 
-from scenarios import Scenario, apply_overrides, load  # noqa: E402
-from sim.defenses import KINDS  # noqa: E402
-from sim.model import EconomyModel  # noqa: E402
+from ledgerlab.scenarios import Scenario, apply_overrides, load  # noqa: E402
+from ledgerlab.sim.defenses import KINDS  # noqa: E402
+from ledgerlab.sim.model import EconomyModel  # noqa: E402
 
 try:  # run as a script: benchmarks/ is on sys.path
     from reference_consumers import ReferenceConsumerModel

@@ -30,7 +30,7 @@ import math
 import mesa
 import numpy as np
 
-from agents.consumers import choice_probabilities
+from ledgerlab.agents.consumers import choice_probabilities
 
 
 class ReferenceInputError(ValueError):

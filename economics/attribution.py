@@ -457,7 +457,7 @@ def _knn_utility_full(match_prefix: npt.NDArray[np.bool_], k: int) -> float:
 
 def _logistic_regression_cls() -> type:
     """``economics.learning.LogisticRegression``, imported on first use."""
-    from economics.learning import LogisticRegression
+    from ledgerlab.economics.learning import LogisticRegression
 
     return LogisticRegression
 

@@ -602,7 +602,7 @@ def ground_truth_values(
         )
     if isinstance(k, bool) or not isinstance(k, int | np.integer) or k < 1:
         raise MetricInputError(f"{func}: k must be an integer >= 1; got {k!r}.")
-    from economics.attribution import knn_shapley  # imported late: no import cycle
+    from ledgerlab.economics.attribution import knn_shapley  # imported late: no import cycle
 
     values = np.asarray(knn_shapley(xt, yt, xv, yv, int(k)), dtype=np.float64)
     if values.shape != (xt.shape[0],):

@@ -6,7 +6,7 @@
 and ``to_yaml`` writes the resolved scenario back out.
 """
 
-from scenarios.loader import (
+from ledgerlab.scenarios.loader import (
     Problem,
     ScenarioError,
     apply_overrides,
@@ -16,7 +16,7 @@ from scenarios.loader import (
     parse_set_option,
     to_yaml,
 )
-from scenarios.schema import Scenario
+from ledgerlab.scenarios.schema import Scenario
 
 __all__ = [
     "Problem",

@@ -50,7 +50,7 @@ from ruamel.yaml.events import (
 )
 from ruamel.yaml.representer import SafeRepresenter
 
-from scenarios.schema import Scenario, SchemaConsistencyError
+from ledgerlab.scenarios.schema import Scenario, SchemaConsistencyError
 
 __all__ = [
     "MAX_DEPTH",

@@ -21,8 +21,8 @@ from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
 
-from scenarios.loader import Problem, ScenarioError, _parse, apply_overrides, load
-from scenarios.schema import Scenario
+from ledgerlab.scenarios.loader import Problem, ScenarioError, _parse, apply_overrides, load
+from ledgerlab.scenarios.schema import Scenario
 
 VARIANT_KEYS = ("base", "variants")
 

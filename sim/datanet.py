@@ -30,7 +30,7 @@ from enum import IntEnum
 import numpy as np
 import numpy.typing as npt
 
-from economics.learning import apply_trigger
+from ledgerlab.economics.learning import apply_trigger
 
 __all__ = [
     "HASH_DECIMALS",

@@ -31,14 +31,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 from scipy.spatial import cKDTree
 
-from agents.base import ROLE_NAMES
-from economics import defenses as D
-from economics import metrics as M
-from sim import datanet as dn
+from ledgerlab.agents.base import ROLE_NAMES
+from ledgerlab.economics import defenses as D
+from ledgerlab.economics import metrics as M
+from ledgerlab.sim import datanet as dn
 
 if TYPE_CHECKING:
-    from sim.model import EconomyModel
-    from sim.world import DatanetState
+    from ledgerlab.sim.model import EconomyModel
+    from ledgerlab.sim.world import DatanetState
 
 KINDS = (
     "stake_slash",

@@ -29,28 +29,28 @@ import mesa
 import numpy as np
 import pandas as pd
 
-from agents.base import ROLE_NAMES, ChurnRule, RoleSet
-from agents.builders import BuilderSet
-from agents.consumers import ConsumerSet
-from agents.farmers import FarmerSet, WashSet
-from agents.holders import HolderSet
-from agents.plans import SubmissionPlan
-from agents.poisoners import PoisonerSet
-from agents.providers import ProviderSet
-from agents.validators import ValidatorSet
-from economics import attribution as attr
-from economics import metrics as M
-from economics.emission import EmissionSchedule, make_schedule
-from economics.fees import FeeSplit, split_fees
-from economics.learning import KNNClassifier, LogisticRegression, attack_success_rate
-from economics.ledger import Ledger, LedgerError
-from economics.market import ConstantProductPool, OrderFlow
-from economics.vesting import Bucket, VestingSchedule
-from scenarios import Scenario, apply_overrides, load
-from sim import datanet as dn
-from sim.chain import Chain, ChainParams, EpochChainStats
-from sim.defenses import DefensePipeline, ScreenContext
-from sim.world import DatanetState
+from ledgerlab.agents.base import ROLE_NAMES, ChurnRule, RoleSet
+from ledgerlab.agents.builders import BuilderSet
+from ledgerlab.agents.consumers import ConsumerSet
+from ledgerlab.agents.farmers import FarmerSet, WashSet
+from ledgerlab.agents.holders import HolderSet
+from ledgerlab.agents.plans import SubmissionPlan
+from ledgerlab.agents.poisoners import PoisonerSet
+from ledgerlab.agents.providers import ProviderSet
+from ledgerlab.agents.validators import ValidatorSet
+from ledgerlab.economics import attribution as attr
+from ledgerlab.economics import metrics as M
+from ledgerlab.economics.emission import EmissionSchedule, make_schedule
+from ledgerlab.economics.fees import FeeSplit, split_fees
+from ledgerlab.economics.learning import KNNClassifier, LogisticRegression, attack_success_rate
+from ledgerlab.economics.ledger import Ledger, LedgerError
+from ledgerlab.economics.market import ConstantProductPool, OrderFlow
+from ledgerlab.economics.vesting import Bucket, VestingSchedule
+from ledgerlab.scenarios import Scenario, apply_overrides, load
+from ledgerlab.sim import datanet as dn
+from ledgerlab.sim.chain import Chain, ChainParams, EpochChainStats
+from ledgerlab.sim.defenses import DefensePipeline, ScreenContext
+from ledgerlab.sim.world import DatanetState
 
 STREAMS = (
     "setup",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from sim.run import RunResult
+    from ledgerlab.sim.run import RunResult
 
 
 class OutputError(ValueError):
@@ -91,7 +91,7 @@ def write_run(
     ``scenario.resolved.yaml`` (plus ``extra`` files, each written by its callable into
     the given path) into ``out`` atomically. Returns the final folder.
     """
-    from scenarios import to_yaml
+    from ledgerlab.scenarios import to_yaml
 
     out = Path(out)
     with atomic_dir(out) as tmp:

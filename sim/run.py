@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from scenarios import Scenario, apply_overrides
-from sim.model import EconomyModel, resolve_scenario
-from sim.output import write_run
+from ledgerlab.scenarios import Scenario, apply_overrides
+from ledgerlab.sim.model import EconomyModel, resolve_scenario
+from ledgerlab.sim.output import write_run
 
 
 @dataclass

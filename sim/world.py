@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from economics.learning import KNNClassifier
-from scenarios.schema import Datanet as DatanetSpec
-from sim.datanet import Datanet, GaussianMixtureTask, TaskSpec
+from ledgerlab.economics.learning import KNNClassifier
+from ledgerlab.scenarios.schema import Datanet as DatanetSpec
+from ledgerlab.sim.datanet import Datanet, GaussianMixtureTask, TaskSpec
 
 
 @dataclass

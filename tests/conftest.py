@@ -29,8 +29,8 @@ if os.environ.get("CI"):
     settings.load_profile("ci")
 
 if TYPE_CHECKING:
-    from scenarios import Scenario
-    from sim.model import EconomyModel
+    from ledgerlab.scenarios import Scenario
+    from ledgerlab.sim.model import EconomyModel
 
 ROOT = Path(__file__).resolve().parents[1]
 """The repository root (tests run from any working directory)."""
@@ -49,7 +49,7 @@ TINY_OVERRIDES: dict[str, Any] = {
 @cache
 def shipped_files() -> tuple[tuple[Path, ...], tuple[Path, ...]]:
     """(single-scenario files, variant files) shipped in ``scenarios/``."""
-    from scenarios.variants import is_variant_file
+    from ledgerlab.scenarios.variants import is_variant_file
 
     yamls = sorted(SCENARIO_DIR.glob("*.yaml"))
     return (
@@ -60,7 +60,7 @@ def shipped_files() -> tuple[tuple[Path, ...], tuple[Path, ...]]:
 
 def shipped_variants() -> list[tuple[str, Scenario]]:
     """(``file:variant`` id, scenario) of every variant of every shipped variant file."""
-    from scenarios.variants import load_variants
+    from ledgerlab.scenarios.variants import load_variants
 
     out: list[tuple[str, Scenario]] = []
     for path in shipped_files()[1]:
@@ -84,7 +84,7 @@ def tiny_model(
 ) -> EconomyModel:
     """An EconomyModel of ``scenario`` shrunk by :data:`TINY_OVERRIDES` (double-underscore
     ``overrides`` win over them); the full ledger check runs every epoch by default."""
-    from sim.model import EconomyModel
+    from ledgerlab.sim.model import EconomyModel
 
     return EconomyModel(scenario, check=check, **{**TINY_OVERRIDES, **overrides})
 

@@ -5,7 +5,7 @@ docstring) and vectorised functions over submissions or individuals. Screening d
 return a :class:`ScreenResult`; results compose with :func:`combine`.
 """
 
-from economics.defenses.base import (
+from ledgerlab.economics.defenses.base import (
     DefenseError,
     DefenseInputError,
     DefenseParamError,
@@ -13,8 +13,8 @@ from economics.defenses.base import (
     ScreenResult,
     combine,
 )
-from economics.defenses.dedup import DedupParams, content_hash, screen_duplicates
-from economics.defenses.quality_filter import (
+from ledgerlab.economics.defenses.dedup import DedupParams, content_hash, screen_duplicates
+from ledgerlab.economics.defenses.quality_filter import (
     QualityFilterParams,
     RobustStats,
     label_agreement,
@@ -22,11 +22,15 @@ from economics.defenses.quality_filter import (
     robust_z,
     screen_quality,
 )
-from economics.defenses.rate_limit import RateLimitParams, earning_mask, screen_rate
-from economics.defenses.reputation import ReputationParams, initial_reputation, owner_scores
-from economics.defenses.reputation import multiplier as reputation_multiplier
-from economics.defenses.reputation import update as update_reputation
-from economics.defenses.stake_slash import (
+from ledgerlab.economics.defenses.rate_limit import RateLimitParams, earning_mask, screen_rate
+from ledgerlab.economics.defenses.reputation import (
+    ReputationParams,
+    initial_reputation,
+    owner_scores,
+)
+from ledgerlab.economics.defenses.reputation import multiplier as reputation_multiplier
+from ledgerlab.economics.defenses.reputation import update as update_reputation
+from ledgerlab.economics.defenses.stake_slash import (
     BondBook,
     DueBonds,
     LedgerSettlement,
@@ -36,7 +40,7 @@ from economics.defenses.stake_slash import (
     slash_amounts,
     slash_factor,
 )
-from economics.defenses.sybil_graph import (
+from ledgerlab.economics.defenses.sybil_graph import (
     FundingGraph,
     SybilGraphDefense,
     SybilGraphParams,
@@ -45,17 +49,17 @@ from economics.defenses.sybil_graph import (
     pick_seeds,
     sybilrank,
 )
-from economics.defenses.sybil_graph import detect as detect_sybils
-from economics.defenses.validator_vote import (
+from ledgerlab.economics.defenses.sybil_graph import detect as detect_sybils
+from ledgerlab.economics.defenses.validator_vote import (
     ValidatorVoteParams,
     assign_colluders,
     vote_and_screen,
     vote_submissions,
     yuma_consensus,
 )
-from economics.defenses.validator_vote import approve as approve_submissions
-from economics.defenses.validator_vote import screen as screen_votes
-from economics.defenses.wash_guard import (
+from ledgerlab.economics.defenses.validator_vote import approve as approve_submissions
+from ledgerlab.economics.defenses.validator_vote import screen as screen_votes
+from ledgerlab.economics.defenses.wash_guard import (
     WashGuardParams,
     attributed_independent_fees,
     cap_rewards,

@@ -38,7 +38,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
-from economics.defenses.base import (
+from ledgerlab.economics.defenses.base import (
     BoolArray,
     DefenseInputError,
     FloatArray,

@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.spatial import cKDTree
 
-from economics.defenses.base import (
+from ledgerlab.economics.defenses.base import (
     DefenseInputError,
     DefenseParamError,
     FloatArray,

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from economics.defenses.base import (
+from ledgerlab.economics.defenses.base import (
     BoolArray,
     DefenseInputError,
     FloatArray,

@@ -56,7 +56,7 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from economics.defenses.base import (
+from ledgerlab.economics.defenses.base import (
     BoolArray,
     DefenseInputError,
     DefenseParamError,

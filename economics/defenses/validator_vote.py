@@ -32,7 +32,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
-from economics.defenses.base import (
+from ledgerlab.economics.defenses.base import (
     BoolArray,
     DefenseInputError,
     FloatArray,

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agents.base import BASE_COLUMNS, ROLE_NAMES, ChurnRule, ColumnStore, RoleSet
-from sim.model import EconomyModel
+from ledgerlab.agents.base import BASE_COLUMNS, ROLE_NAMES, ChurnRule, ColumnStore, RoleSet
+from ledgerlab.sim.model import EconomyModel
 
 Factory = Callable[..., EconomyModel]
 

@@ -11,17 +11,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from agents import plans
-from agents.consumers import choice_probabilities, pick_models
-from agents.farmers import (
+from ledgerlab.agents import plans
+from ledgerlab.agents.consumers import choice_probabilities, pick_models
+from ledgerlab.agents.farmers import (
     STRAT_DUPLICATE,
     STRAT_NEAR_DUPLICATE,
     STRAT_OPERATOR,
     STRAT_SYBIL,
 )
-from agents.poisoners import STRATEGY_KIND
-from sim.datanet import Kind
-from sim.model import ONBOARDING_TOKENS, EconomyModel
+from ledgerlab.agents.poisoners import STRATEGY_KIND
+from ledgerlab.sim.datanet import Kind
+from ledgerlab.sim.model import ONBOARDING_TOKENS, EconomyModel
 
 Factory = Callable[..., EconomyModel]
 

@@ -13,10 +13,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-import analysis.dashboard
-from analysis.cli import _leading_comment, app
-from analysis.results import kpi_table, load
-from scenarios import load as load_scenario
+import ledgerlab.analysis.dashboard as dashboard_module
+from ledgerlab.analysis.cli import _leading_comment, app
+from ledgerlab.analysis.results import kpi_table, load
+from ledgerlab.scenarios import load as load_scenario
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RUN_FILES = {
@@ -26,7 +26,7 @@ RUN_FILES = {
     "scenario.resolved.yaml",
     "dashboard.png",
 }
-BASELINE = str(files("scenarios") / "baseline.yaml")
+BASELINE = str(files("ledgerlab.scenarios") / "baseline.yaml")
 TINY = ["--set", "population.providers=10", "--set", "population.consumers=10"]
 runner = CliRunner()
 
@@ -77,7 +77,7 @@ def test_a_failure_while_writing_leaves_no_folder(
     def broken(*args: object, **kwargs: object) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(analysis.dashboard, "plot_dashboard", broken)
+    monkeypatch.setattr(dashboard_module, "plot_dashboard", broken)
     out = tmp_path / "out" / "run"
     result = runner.invoke(app, ["run", BASELINE, "--epochs", "3", "--out", str(out), *TINY])
     assert re.search(r"\d/3 \[.*epoch/s", result.stderr)  # the progress bar, on by default
@@ -151,12 +151,14 @@ def test_validate_prints_ok_with_the_scenario_outline() -> None:
 def test_scenarios_lists_every_shipped_file_with_its_question() -> None:
     result = runner.invoke(app, ["scenarios"])
     assert result.exit_code == 0, result.output
-    shipped = sorted(p.name for p in files("scenarios").iterdir() if p.name.endswith(".yaml"))
+    shipped = sorted(
+        p.name for p in files("ledgerlab.scenarios").iterdir() if p.name.endswith(".yaml")
+    )
     assert {"baseline.yaml", "label_flip.yaml", "sybil_farming.yaml"} <= set(shipped)
     listed = [line for line in result.stdout.splitlines() if line.split(" ")[0] in shipped]
     assert [line.split(" ")[0] for line in listed] == shipped  # one line each, sorted
     for name, line in zip(shipped, listed, strict=True):
-        text = (files("scenarios") / name).read_text()
+        text = (files("ledgerlab.scenarios") / name).read_text()
         first = text.splitlines()[0]
         assert first.startswith("#"), f"{name} must start with its question"
         words = first.lstrip("#").replace("Question:", "").split()

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from matplotlib.collections import PolyCollection
 from matplotlib.image import imread
 
-from analysis.dashboard import PANELS, DashboardError, dashboard_figure, plot_dashboard
+from ledgerlab.analysis.dashboard import PANELS, DashboardError, dashboard_figure, plot_dashboard
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 ALL_COLUMNS = sorted({c for cols in PANELS.values() for c in cols})

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis.cli import is_user_error
-from analysis.results import Results, ResultsError, kpi_table, load
+from ledgerlab.analysis.cli import is_user_error
+from ledgerlab.analysis.results import Results, ResultsError, kpi_table, load
 
 
 def _write_run(folder: Path, run_id: str, epochs: int = 3, **summary: Any) -> Path:

@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from analysis import cli
-from analysis import tokenomics as tk
-from analysis.cli import app, is_user_error, main
-from economics.emission import Constant, EmissionError
-from economics.vesting import VestingError
+from ledgerlab.analysis import cli
+from ledgerlab.analysis import tokenomics as tk
+from ledgerlab.analysis.cli import app, is_user_error, main
+from ledgerlab.economics.emission import Constant, EmissionError
+from ledgerlab.economics.vesting import VestingError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 runner = CliRunner()
@@ -262,7 +262,7 @@ def test_only_ledgerlab_value_errors_count_as_user_errors() -> None:
     assert not is_user_error(ValueError("x"))
     assert not is_user_error(np.exceptions.AxisError("x"))
     assert not is_user_error(RuntimeError("x"))
-    assert cli.PROJECT_PACKAGES == {"economics", "agents", "sim", "scenarios", "analysis"}
+    assert cli.PROJECT_PACKAGE == "ledgerlab"
 
 
 def test_unexpected_errors_keep_their_traceback(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,8 +20,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import rankdata
 
-from economics import attribution as att
-from economics.attribution import (
+from ledgerlab.economics import attribution as att
+from ledgerlab.economics.attribution import (
     ENGINES,
     AttributionError,
     UnknownEngineError,
@@ -37,7 +37,7 @@ from economics.attribution import (
     uniform,
     volume,
 )
-from economics.learning import LogisticRegression
+from ledgerlab.economics.learning import LogisticRegression
 
 # ------------------------------------------------------------------------ naive references
 

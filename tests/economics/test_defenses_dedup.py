@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 
-from economics.defenses import (
+from ledgerlab.economics.defenses import (
     DedupParams,
     DefenseInputError,
     DefenseParamError,
@@ -16,7 +16,7 @@ from economics.defenses import (
     content_hash,
     screen_duplicates,
 )
-from economics.metrics import false_positive_rate
+from ledgerlab.economics.metrics import false_positive_rate
 
 EMPTY_X = np.zeros((0, 2))
 EMPTY_I = np.zeros(0, dtype=np.int64)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy.spatial import cKDTree
 
-from economics.defenses import (
+from ledgerlab.economics.defenses import (
     DefenseInputError,
     DefenseParamError,
     QualityFilterParams,
@@ -18,8 +18,8 @@ from economics.defenses import (
     robust_z,
     screen_quality,
 )
-from economics.defenses.quality_filter import MAD_TO_SIGMA, MEAN_AD_TO_SIGMA
-from economics.metrics import false_positive_rate
+from ledgerlab.economics.defenses.quality_filter import MAD_TO_SIGMA, MEAN_AD_TO_SIGMA
+from ledgerlab.economics.metrics import false_positive_rate
 
 # ---------------------------------------------------------------------------------------
 # parameters

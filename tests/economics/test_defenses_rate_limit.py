@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from economics.defenses import (
+from ledgerlab.economics.defenses import (
     DefenseInputError,
     DefenseParamError,
     RateLimitParams,

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from economics.defenses import (
+from ledgerlab.economics.defenses import (
     DefenseInputError,
     DefenseParamError,
     ReputationParams,
@@ -17,7 +17,7 @@ from economics.defenses import (
     reputation_multiplier,
     update_reputation,
 )
-from economics.defenses.reputation import multiplier, update
+from ledgerlab.economics.defenses.reputation import multiplier, update
 
 
 def test_package_aliases_are_the_module_functions():

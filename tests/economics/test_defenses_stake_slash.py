@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from economics.defenses import (
+from ledgerlab.economics.defenses import (
     BondBook,
     DefenseInputError,
     DefenseParamError,
@@ -19,7 +19,7 @@ from economics.defenses import (
     slash_amounts,
     slash_factor,
 )
-from economics.ledger import Ledger
+from ledgerlab.economics.ledger import Ledger
 
 P = StakeSlashParams(
     bond_base_tokens=10.0,

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import rankdata
 
-from economics.defenses.base import DefenseInputError, DefenseParamError
-from economics.defenses.sybil_graph import (
+from ledgerlab.economics.defenses.base import DefenseInputError, DefenseParamError
+from ledgerlab.economics.defenses.sybil_graph import (
     FundingGraph,
     SybilGraphDefense,
     SybilGraphParams,

@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from economics.defenses.base import DefenseInputError, DefenseParamError, ScreenResult
-from economics.defenses.validator_vote import (
+from ledgerlab.economics.defenses.base import DefenseInputError, DefenseParamError, ScreenResult
+from ledgerlab.economics.defenses.validator_vote import (
     STAKE_RTOL,
     ValidatorVoteParams,
     approve,

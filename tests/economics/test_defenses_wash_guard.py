@@ -9,16 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from economics.defenses.base import DefenseInputError, DefenseParamError
-from economics.defenses.sybil_graph import funding_clusters
-from economics.defenses.wash_guard import (
+from ledgerlab.economics.defenses.base import DefenseInputError, DefenseParamError
+from ledgerlab.economics.defenses.sybil_graph import funding_clusters
+from ledgerlab.economics.defenses.wash_guard import (
     WashGuardParams,
     attributed_independent_fees,
     cap_rewards,
     independent_fees,
     independent_mask,
 )
-from economics.fees import aggregate_inference_attribution
+from ledgerlab.economics.fees import aggregate_inference_attribution
 
 # ---------------------------------------------------------------------------------------
 # parameters

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from economics.emission import (
+from ledgerlab.economics.emission import (
     KINDS,
     Constant,
     EmissionError,

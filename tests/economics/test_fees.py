@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from economics.fees import (
+from ledgerlab.economics.fees import (
     FeeError,
     FeeSplit,
     FeeSplitError,

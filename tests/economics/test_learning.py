@@ -13,7 +13,7 @@ from scipy.optimize import brentq
 from scipy.spatial.distance import cdist
 from scipy.stats import norm
 
-from economics.learning import (
+from ledgerlab.economics.learning import (
     KNNClassifier,
     LearningError,
     LogisticRegression,

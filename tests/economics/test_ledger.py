@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from economics.ledger import JOURNAL_KINDS, NO_ACCOUNT, Ledger, LedgerError
+from ledgerlab.economics.ledger import JOURNAL_KINDS, NO_ACCOUNT, Ledger, LedgerError
 
 COLS = ("balance", "staked", "locked", "bonded")
 

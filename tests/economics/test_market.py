@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from economics.market import (
+from ledgerlab.economics.market import (
     ConstantProductPool,
     InsufficientLiquidityError,
     MarketError,

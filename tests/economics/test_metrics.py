@@ -18,8 +18,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-from economics import metrics as m
-from economics.metrics import MetricInputError
+from ledgerlab.economics import metrics as m
+from ledgerlab.economics.metrics import MetricInputError
 
 # ------------------------------------------------------------------------- strategies
 

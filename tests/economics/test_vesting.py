@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from economics.vesting import (
+from ledgerlab.economics.vesting import (
     DAYS_PER_MONTH,
     OPENLEDGER_SUPPLY_TOKENS,
     PRESETS,

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import scenarios
-from scenarios import (
+from ledgerlab import scenarios
+from ledgerlab.scenarios import (
     Problem,
     Scenario,
     ScenarioError,
@@ -21,7 +21,7 @@ from scenarios import (
     parse_set_option,
     to_yaml,
 )
-from scenarios.schema import HalvingEmission, RateLimit
+from ledgerlab.scenarios.schema import HalvingEmission, RateLimit
 
 
 def _lines(text: str, source: str = "s.yaml") -> list[str]:

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from scenarios import schema
-from scenarios.schema import (
+from ledgerlab.scenarios import schema
+from ledgerlab.scenarios.schema import (
     DAYS_PER_MONTH,
     BetaQuality,
     Datanet,

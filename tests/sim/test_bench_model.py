@@ -105,7 +105,7 @@ def test_compare_reference_runs_and_both_paths_agree() -> None:
 
 def test_scale_scenario_has_the_requested_individuals() -> None:
     sc = bench.scale_scenario(individuals=3_000, epochs=4)
-    from sim.model import EconomyModel
+    from ledgerlab.sim.model import EconomyModel
 
     model = EconomyModel(sc)
     assert sum(len(rs) for rs in model.role_sets) == 3_000

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.chain import (
+from ledgerlab.sim.chain import (
     Chain,
     ChainError,
     ChainParams,
@@ -18,7 +18,7 @@ from sim.chain import (
     base_fee_path_tokens,
     payout_tx_count,
 )
-from sim.chain import _uniform_mixture_stats as uniform_mixture_stats
+from ledgerlab.sim.chain import _uniform_mixture_stats as uniform_mixture_stats
 
 
 def small_params(**kw: object) -> ChainParams:

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from scipy.spatial.distance import cdist, pdist
 from scipy.stats import norm
 
-from sim.datanet import (
+from ledgerlab.sim.datanet import (
     NO_CLASS,
     Batch,
     Datanet,

@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from scenarios.variants import load_variants
-from sim.defenses import KINDS, DefensePipeline
-from sim.run import RunResult, run
+from ledgerlab.scenarios.variants import load_variants
+from ledgerlab.sim.defenses import KINDS, DefensePipeline
+from ledgerlab.sim.run import RunResult, run
 from tests.conftest import SCENARIO_DIR
 
 SMALL: dict[str, Any] = {

@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agents.base import ROLE_NAMES, RoleSet
-from economics.ledger import Ledger
-from scenarios import Scenario, ScenarioError, apply_overrides
-from sim.model import KPI_NAMES, EconomyModel, ModelSetupError
+from ledgerlab.agents.base import ROLE_NAMES, RoleSet
+from ledgerlab.economics.ledger import Ledger
+from ledgerlab.scenarios import Scenario, ScenarioError, apply_overrides
+from ledgerlab.sim.model import KPI_NAMES, EconomyModel, ModelSetupError
 from tests.conftest import ROOT, TINY_OVERRIDES
 
 Factory = Callable[..., EconomyModel]
@@ -318,7 +318,7 @@ def test_seed_rng_and_scenario_seed_are_the_same_run(tiny: Factory) -> None:
 _CHILD = """
 import json, sys
 import pandas as pd
-from sim.model import EconomyModel
+from ledgerlab.sim.model import EconomyModel
 m = EconomyModel(None, **json.loads(sys.argv[1]))
 while m.running:
     m.step()
@@ -545,7 +545,7 @@ def test_setup_errors_are_typed_and_say_what_to_change() -> None:
 def test_metrics_cadence_sums_flows_and_samples_stocks(tiny: Factory) -> None:
     """Rows every 4 epochs (and after the last) carry the interval's flow sums, so column
     totals match the every-epoch run; stocks are the row epoch's values."""
-    from sim.model import FLOW_KPIS, KPI_NAMES
+    from ledgerlab.sim.model import FLOW_KPIS, KPI_NAMES
 
     assert set(KPI_NAMES) >= FLOW_KPIS  # every flow is a column (no misspelt name)
 

@@ -12,10 +12,10 @@ from typing import Any
 import pandas as pd
 import pytest
 
-import scenarios
-from scenarios import Scenario, ScenarioError
-from sim.model import KPI_NAMES, EconomyModel, ModelSetupError
-from sim.run import RunResult, run
+from ledgerlab import scenarios
+from ledgerlab.scenarios import Scenario, ScenarioError
+from ledgerlab.sim.model import KPI_NAMES, EconomyModel, ModelSetupError
+from ledgerlab.sim.run import RunResult, run
 from tests.conftest import SCENARIO_DIR
 
 SMALL: dict[str, Any] = {"population.providers": 30, "population.consumers": 20}
@@ -315,7 +315,7 @@ def test_unlock_cliff_speeds_up_unlocks_and_selling() -> None:
 
 
 def test_csv_copies_when_the_scenario_asks_for_them(tmp_path):
-    from sim.run import run
+    from ledgerlab.sim.run import run
 
     res = run(
         None,
