@@ -17,19 +17,29 @@ Reading a scenario is done in three passes, so that nothing dangerous is ever bu
    misspelled keys and choices.
 
 All problems are collected and raised together as one :class:`ScenarioError`, whose
-``str()`` lists them one per line as ``file:line:column: field.path: message``.
+``str()`` lists them one per line as ``file:line:column: field.path: message`` — at most
+:data:`MAX_PROBLEMS` of them, then one line ``… and N more problems``. "Did you mean"
+suggestions are computed only for the problems that are listed, and a file with more than
+:data:`MAX_PROBLEMS` unknown keys is reported from the event scan alone (pass 1 checks
+mapping keys against the schema), so even 100,000 unknown keys are reported in well under
+a second.
+
+Files, pipes (``/dev/stdin``) and devices are read the same way, once and bounded:
+:func:`read_text_bounded` reads at most :data:`MAX_SCENARIO_BYTES` (+1 byte to detect
+more), so ``/dev/zero`` is refused after a few megabytes and a pipe is never read twice.
 
 Overrides (``--set population.providers=500`` on the command line, or
 ``population__providers=500`` keyword arguments from ``mesa.batch_run``) are applied to
 a validated scenario by :func:`apply_overrides`, which revalidates the result.
 """
 
+import dataclasses
 import datetime
 import difflib
 import io
 import re
 import types
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -40,20 +50,14 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import DuplicateKeyError
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
-from ruamel.yaml.events import (
-    AliasEvent,
-    DocumentStartEvent,
-    MappingEndEvent,
-    MappingStartEvent,
-    SequenceEndEvent,
-    SequenceStartEvent,
-)
 from ruamel.yaml.representer import SafeRepresenter
 
 from ledgerlab.scenarios.schema import Scenario, SchemaConsistencyError
 
 __all__ = [
     "MAX_DEPTH",
+    "MAX_PROBLEMS",
+    "MAX_SCENARIO_BYTES",
     "MAX_SCENARIO_CHARS",
     "Problem",
     "ScenarioError",
@@ -62,16 +66,23 @@ __all__ = [
     "load",
     "loads",
     "parse_set_option",
+    "read_text_bounded",
     "to_yaml",
 ]
 
 MAX_SCENARIO_CHARS = 2_000_000
 """Largest scenario text accepted (characters); real scenarios are a few kilobytes."""
 
+MAX_SCENARIO_BYTES = 4 * MAX_SCENARIO_CHARS
+"""Most bytes read from a scenario file, pipe or device (bytes): the UTF-8 size of
+:data:`MAX_SCENARIO_CHARS` characters at worst, so the text limit is what applies."""
+
 MAX_DEPTH = 64
 """Deepest nesting of mappings/lists accepted (levels); the schema needs fewer than 10."""
 
-_MAX_PROBLEMS = 50  # stop scanning after this many structural problems
+MAX_PROBLEMS = 50
+"""Most problems listed in a :class:`ScenarioError` (problems); the rest are counted in a
+final ``… and N more problems`` line."""
 
 FieldPath = tuple[str | int, ...]
 
@@ -103,16 +114,43 @@ class Problem:
         return f"{where}: {self.message}"
 
 
+@dataclass(frozen=True)
+class _MoreProblems(Problem):
+    """The last problem of a capped list: ``… and N more problems`` (``count`` = N)."""
+
+    count: int = 0
+
+
+def _capped(problems: Iterable[Problem]) -> list[Problem]:
+    """At most :data:`MAX_PROBLEMS` problems (in the given order), then one line counting
+    the rest; counts of lists capped earlier (e.g. one per variant) are added up."""
+    given = list(problems)
+    kept = [p for p in given if not isinstance(p, _MoreProblems)]
+    more = sum(p.count for p in given if isinstance(p, _MoreProblems))
+    more += max(0, len(kept) - MAX_PROBLEMS)
+    if more == 0:
+        return kept
+    noun = "problem" if more == 1 else "problems"
+    line = f"… and {more:,} more {noun}"
+    return [*kept[:MAX_PROBLEMS], _MoreProblems(given[0].file, None, None, "", line, count=more)]
+
+
 class ScenarioError(ValueError):
-    """A scenario (file, text or overrides) is invalid; :attr:`problems` lists every problem.
+    """A scenario (file, text or overrides) is invalid; :attr:`problems` lists the problems.
 
     ``str(error)`` is one ``file:line:column: field.path: message`` line per problem,
-    ready to print to a user.
+    ready to print to a user. At most :data:`MAX_PROBLEMS` problems are kept; a last one,
+    ``… and N more problems``, counts the others (:attr:`omitted` is N).
     """
 
-    def __init__(self, problems: list[Problem]) -> None:
-        self.problems: list[Problem] = list(problems)
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems: list[Problem] = _capped(problems)
         super().__init__(str(self))
+
+    @property
+    def omitted(self) -> int:
+        """Problems found but not listed (problems)."""
+        return sum(p.count for p in self.problems if isinstance(p, _MoreProblems))
 
     def __str__(self) -> str:
         return "\n".join(str(problem) for problem in self.problems)
@@ -123,17 +161,65 @@ class ScenarioError(ValueError):
         return (type(self), (self.problems,))
 
 
-def _sorted(problems: list[Problem]) -> list[Problem]:
+def _suggest(word: str, choices: Sequence[str]) -> str:
+    """`; did you mean 'x'?` when a choice is close to ``word``, else ''."""
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean '{close[0]}'?" if close else ""
+
+
+def _allowed_list(allowed: Sequence[str]) -> str:
+    """The hint for an unknown key without a close match: every allowed key."""
+    return "; allowed keys: " + ", ".join(allowed) if allowed else ""
+
+
+@dataclass(frozen=True)
+class _Hinted:
+    """A problem whose "did you mean" is worked out only if the problem is listed:
+    difflib over every one of 100,000 unknown keys would take most of a minute.
+
+    The listed message is ``problem.message`` + the suggestion for ``word`` among
+    ``choices``, or ``otherwise`` when none is close.
+    """
+
+    problem: Problem
+    word: str
+    choices: tuple[str, ...]
+    otherwise: str = ""
+
+    def finish(self) -> Problem:
+        """The problem with its hint."""
+        hint = _suggest(self.word, self.choices) or self.otherwise
+        return dataclasses.replace(self.problem, message=self.problem.message + hint)
+
+
+def _problem_of(item: Problem | _Hinted) -> Problem:
+    return item.problem if isinstance(item, _Hinted) else item
+
+
+def _sorted(problems: Iterable[Problem | _Hinted]) -> list[Problem | _Hinted]:
     """Problems in file order (positionless ones last), without exact repeats."""
     unique = list(dict.fromkeys(problems))
     big = 1 << 62
-    return sorted(
-        unique,
-        key=lambda p: (
+
+    def position(item: Problem | _Hinted) -> tuple[int, int]:
+        p = _problem_of(item)
+        return (
             p.line if p.line is not None else big,
             p.column if p.column is not None else big,
-        ),
-    )
+        )
+
+    return sorted(unique, key=position)
+
+
+def _report(problems: Iterable[Problem | _Hinted]) -> list[Problem]:
+    """The problems to raise: in file order, the first :data:`MAX_PROBLEMS` with their
+    hints worked out, then ``… and N more problems`` for the rest."""
+    ordered = _sorted(problems)
+    listed = [
+        item.finish() if isinstance(item, _Hinted) else item for item in ordered[:MAX_PROBLEMS]
+    ]
+    rest = [_problem_of(item) for item in ordered[MAX_PROBLEMS:]]
+    return _capped(listed + rest)
 
 
 # ---------------------------------------------------------------------- field paths
@@ -322,61 +408,267 @@ def _tag_text(tag: Any) -> str:
     )
 
 
-def _scan(text: str, source: str) -> list[Problem]:
-    """Refuse tags, anchors, aliases, several documents and deep nesting, from events only."""
-    problems: list[Problem] = []
+_STRUCTURE_EVENTS = ("MappingStartEvent", "SequenceStartEvent")
+_END_EVENTS = ("MappingEndEvent", "SequenceEndEvent")
+_NODE_EVENTS = ("ScalarEvent", "AliasEvent", *_STRUCTURE_EVENTS)
 
-    def at(event: Any, message: str) -> None:
-        mark = event.start_mark
-        problems.append(Problem(source, mark.line + 1, mark.column + 1, "", message))
 
-    depth = 0
-    documents = 0
-    try:
-        for event in YAML(typ="rt").parse(io.StringIO(text)):
-            if isinstance(event, AliasEvent):
-                at(
-                    event,
-                    f"YAML alias '*{event.anchor}' is not allowed: aliases can expand "
-                    "exponentially (billion laughs); repeat the value instead",
-                )
+def _keys_of(annotation: Any) -> tuple[str, ...] | None:
+    """Keys a mapping of this schema type may hold, or None when any key may appear or
+    the type is not a section (a wrong type is then pydantic's to report, not a key's).
+    For a union discriminated on ``kind`` these are the keys of every kind."""
+    current = _unwrap(annotation)
+    if _is_model(current):
+        return tuple(current.model_fields)
+    members = _kind_members(current)
+    if members:
+        return tuple(dict.fromkeys(k for m in members.values() for k in m.model_fields))
+    return None
+
+
+def _child_type(annotation: Any, key: str) -> Any:
+    """The schema type of the value at ``key`` in a mapping of this type (None: unknown)."""
+    current = _unwrap(annotation)
+    models = [current] if _is_model(current) else list((_kind_members(current) or {}).values())
+    for model in models:
+        if key in model.model_fields:
+            return model.model_fields[key].annotation
+    if get_origin(current) is dict:
+        return get_args(current)[1]
+    return None
+
+
+def _item_type(annotation: Any) -> Any:
+    """The schema type of the items of a list of this type (None: unknown)."""
+    current = _unwrap(annotation)
+    return get_args(current)[0] if get_origin(current) in (tuple, list) else None
+
+
+@dataclass
+class _Frame:
+    """An open mapping or list of the event stream, with its schema type and path."""
+
+    is_map: bool
+    annotation: Any
+    path: FieldPath
+    expect_key: bool = True
+    key: str | None = None
+    index: int = 0
+
+
+class _KeyWalk:
+    """Follows an event stream's mapping keys through a schema type and collects the keys
+    the schema does not have — without building any object, so it stays cheap when a file
+    holds 100,000 of them."""
+
+    def __init__(self, root: Any, source: str) -> None:
+        self.root = root
+        self.source = source
+        self.frames: list[_Frame] = []
+        self.unknown: list[_Hinted] = []
+        self._keys: dict[int, tuple[str, ...] | None] = {}
+
+    def node(self, event: Any, kind: str) -> None:
+        """A node starts (``kind`` is the event class name): place it in its parent."""
+        path: FieldPath = ()
+        annotation = self.root
+        if self.frames:
+            frame = self.frames[-1]
+            if frame.is_map and frame.expect_key:
+                frame.expect_key = False
+                frame.key = str(event.value) if kind == "ScalarEvent" else None
+                if frame.key is not None:
+                    self._check(frame, frame.key, event)
+                path, annotation = frame.path, None  # nothing under a key is checked
+            elif frame.is_map:
+                frame.expect_key = True
+                path = (*frame.path, frame.key if frame.key is not None else "?")
+                annotation = _child_type(frame.annotation, frame.key) if frame.key else None
             else:
-                anchor = getattr(event, "anchor", None)
-                if anchor is not None:
-                    at(
-                        event,
-                        f"YAML anchor '&{anchor}' is not allowed (anchors and aliases are "
-                        "refused); remove it and repeat the value where needed",
-                    )
-                tag = getattr(event, "tag", None)
-                if tag is not None:
-                    at(
-                        event,
-                        f"YAML tag '{_tag_text(tag)}' is not allowed: scenarios hold plain "
-                        "values only; remove the tag (quote the value if it is text)",
-                    )
-            if isinstance(event, DocumentStartEvent):
+                path = (*frame.path, frame.index)
+                annotation = _item_type(frame.annotation)
+                frame.index += 1
+        if kind in _STRUCTURE_EVENTS:
+            self.frames.append(_Frame(kind == "MappingStartEvent", annotation, path))
+
+    def end(self) -> None:
+        """The innermost mapping or list ends."""
+        self.frames.pop()
+
+    def _check(self, frame: _Frame, key: str, event: Any) -> None:
+        if frame.annotation is None:
+            return
+        slot = id(frame.annotation)
+        if slot not in self._keys:
+            self._keys[slot] = _keys_of(frame.annotation)
+        allowed = self._keys[slot]
+        if allowed is None or key in allowed:
+            return
+        mark = event.start_mark
+        problem = Problem(
+            self.source,
+            mark.line + 1,
+            mark.column + 1,
+            format_path((*frame.path, key)),
+            f"unknown key '{key}'",
+        )
+        self.unknown.append(_Hinted(problem, key, allowed, _allowed_list(allowed)))
+
+
+class _Scan:
+    """Pass 1 over YAML events: refuses tags, anchors, aliases, several documents and deep
+    nesting, and (with a schema type) collects unknown keys. Counts every problem; the
+    error lists :data:`MAX_PROBLEMS` of them."""
+
+    def __init__(self, source: str, root: Any) -> None:
+        self.source = source
+        self.problems: list[Problem] = []
+        self.walk = _KeyWalk(root, source) if root is not None else None
+
+    def at(self, event: Any, message: str) -> None:
+        mark = event.start_mark
+        self.problems.append(Problem(self.source, mark.line + 1, mark.column + 1, "", message))
+
+    def run(self, events: Iterable[Any]) -> None:
+        """Check every event; stops only at nesting deeper than :data:`MAX_DEPTH`."""
+        depth = documents = 0
+        walk = self.walk
+        for event in events:
+            kind = type(event).__name__
+            self._refuse_decorations(event, kind)
+            if kind == "DocumentStartEvent":
                 documents += 1
                 if documents == 2:
-                    at(event, "a scenario file holds one YAML document; remove the extra '---'")
-            elif isinstance(event, (MappingStartEvent, SequenceStartEvent)):
+                    self.at(
+                        event, "a scenario file holds one YAML document; remove the extra '---'"
+                    )
+            elif kind in _STRUCTURE_EVENTS:
                 depth += 1
                 if depth > MAX_DEPTH:
-                    at(event, f"nesting deeper than {MAX_DEPTH} levels is not allowed")
-                    break
-            elif isinstance(event, (MappingEndEvent, SequenceEndEvent)):
+                    self.at(event, f"nesting deeper than {MAX_DEPTH} levels is not allowed")
+                    return
+            elif kind in _END_EVENTS:
                 depth -= 1
-            if len(problems) >= _MAX_PROBLEMS:
-                break
+                if walk is not None and documents == 1:
+                    walk.end()
+                continue
+            if walk is not None and documents == 1 and kind in _NODE_EVENTS:
+                walk.node(event, kind)
+
+    def _refuse_decorations(self, event: Any, kind: str) -> None:
+        """Aliases, anchors and explicit tags are refused where they occur."""
+        if kind == "AliasEvent":
+            self.at(
+                event,
+                f"YAML alias '*{event.anchor}' is not allowed: aliases can expand "
+                "exponentially (billion laughs); repeat the value instead",
+            )
+            return
+        anchor = getattr(event, "anchor", None)
+        if anchor is not None:
+            self.at(
+                event,
+                f"YAML anchor '&{anchor}' is not allowed (anchors and aliases are "
+                "refused); remove it and repeat the value where needed",
+            )
+        tag = getattr(event, "tag", None)
+        if tag is not None:
+            self.at(
+                event,
+                f"YAML tag '{_tag_text(tag)}' is not allowed: scenarios hold plain "
+                "values only; remove the tag (quote the value if it is text)",
+            )
+
+
+def _libyaml_events(text: str) -> Iterator[Any] | None:
+    """The YAML events of ``text`` from libyaml (PyYAML's C parser, installed with dask),
+    about 20 times faster than ruamel's pure-Python parser; None when unavailable.
+
+    Only events are produced: nothing is constructed. libyaml reads YAML 1.1, ruamel 1.2;
+    the event structure is the same, and on any libyaml error the scan is redone with
+    ruamel, whose messages (and final word on syntax) the loader reports.
+    """
+    try:
+        import yaml  # PyYAML: a dependency of dask, used for speed only when present
+    except ImportError:  # pragma: no cover - dask always brings it
+        return None
+    loader = getattr(yaml, "CSafeLoader", None)
+    if loader is None:  # pragma: no cover - a PyYAML built without libyaml
+        return None
+    return yaml.parse(text, Loader=loader)
+
+
+def _scan(text: str, source: str, root: Any = None) -> tuple[list[Problem], list[_Hinted]]:
+    """Pass 1: structural problems, and the keys unknown to the schema type ``root``
+    (None: keys are not checked), each in file order of discovery."""
+    fast = _libyaml_events(text)
+    if fast is not None:
+        scan = _Scan(source, root)
+        try:
+            scan.run(fast)
+        except Exception:  # any libyaml failure: the scan is redone with ruamel below
+            pass
+        else:
+            return scan.problems, scan.walk.unknown if scan.walk is not None else []
+    scan = _Scan(source, root)
+    try:
+        scan.run(YAML(typ="rt").parse(io.StringIO(text)))
     except MarkedYAMLError as error:
-        problems.append(_mark_problem(error, source))
+        scan.problems.append(_mark_problem(error, source))
     except YAMLError as error:
-        problems.append(Problem(source, None, None, "", f"invalid YAML: {error}"))
-    return problems
+        scan.problems.append(Problem(source, None, None, "", f"invalid YAML: {error}"))
+    return scan.problems, scan.walk.unknown if scan.walk is not None else []
 
 
-def _parse(text: str, source: str) -> tuple[Any, _Positions]:
-    """Parse YAML text safely into plain Python values and their positions."""
+def _top_level_keys(text: str) -> list[str] | None:
+    """The keys of the top-level mapping of YAML text, read from its events (nothing is
+    built, so this is cheap even for a large file); None when the text does not parse or
+    its top level is not a mapping. Lets a caller tell a variant file from a scenario
+    before parsing it with the right schema."""
+    fast = _libyaml_events(text)
+    if fast is not None:
+        try:
+            return _keys_from_events(fast)
+        except Exception:  # any libyaml failure: ruamel decides below
+            pass
+    try:
+        return _keys_from_events(YAML(typ="rt").parse(io.StringIO(text)))
+    except YAMLError:
+        return None
+
+
+def _keys_from_events(events: Iterable[Any]) -> list[str] | None:
+    """The scalar keys of the first document's top-level mapping (None if not a mapping)."""
+    keys: list[str] = []
+    depth = 0
+    at_key = False
+    for event in events:
+        kind = type(event).__name__
+        if kind in _END_EVENTS:
+            depth -= 1
+            if depth == 0:
+                return keys
+        elif kind in _NODE_EVENTS:
+            if depth == 0:
+                if kind != "MappingStartEvent":
+                    return None
+                depth, at_key = 1, True
+                continue
+            if depth == 1:
+                if at_key and kind == "ScalarEvent":
+                    keys.append(str(event.value))
+                at_key = not at_key
+            if kind in _STRUCTURE_EVENTS:
+                depth += 1
+    return None
+
+
+def _parse(text: str, source: str, root: Any = None) -> tuple[Any, _Positions]:
+    """Parse YAML text safely into plain Python values and their positions.
+
+    With a schema type ``root``, more than :data:`MAX_PROBLEMS` unknown keys are reported
+    from the event scan, before the (slower) round-trip load.
+    """
     if len(text) > MAX_SCENARIO_CHARS:
         raise ScenarioError(
             [
@@ -390,9 +682,11 @@ def _parse(text: str, source: str) -> tuple[Any, _Positions]:
                 )
             ]
         )
-    problems = _scan(text, source)
+    problems, unknown = _scan(text, source, root)
     if problems:
-        raise ScenarioError(_sorted(problems))
+        raise ScenarioError(_report(problems))
+    if len(unknown) > MAX_PROBLEMS:
+        raise ScenarioError(_report(unknown))
     yaml = YAML(typ="rt")
     yaml.allow_duplicate_keys = False
     try:
@@ -433,12 +727,6 @@ def _number(value: Any) -> Any:
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
         return int(value)
     return value
-
-
-def _suggest(word: str, choices: list[str]) -> str:
-    """`; did you mean 'x'?` when a choice is close to ``word``, else ''."""
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f"; did you mean '{close[0]}'?" if close else ""
 
 
 _TEMPLATES = {
@@ -486,26 +774,40 @@ def _core(error: Mapping[str, Any], annotation: Any) -> str:
     return str(error["msg"]).replace("Input should be", "must be")
 
 
-def _describe(error: Mapping[str, Any], annotation: Any) -> str:
-    """A user message for one pydantic error (without the position)."""
+def _describe(error: Mapping[str, Any], annotation: Any) -> tuple[str, tuple[str, ...]]:
+    """A user message for one pydantic error (without the position or a "did you mean"),
+    and the choices a misspelled value may be close to (empty if none)."""
     value = error.get("input")
-    hint = ""
+    choices: tuple[str, ...] = ()
     if error["type"] == "literal_error" and isinstance(value, str):
-        hint = _suggest(value, [str(c) for c in get_args(annotation)])
-    return f"{_core(error, annotation)} (got {_show(value)}){hint}"
+        choices = tuple(str(c) for c in get_args(annotation))
+    return f"{_core(error, annotation)} (got {_show(value)})", choices
 
 
 def _validation_problems(
     exc: ValidationError,
     source: str,
     positions: _Positions | None,
-) -> list[Problem]:
-    """Map every pydantic error to a Problem at its YAML position (if known)."""
-    problems: list[Problem] = []
+) -> list[Problem | _Hinted]:
+    """Map every pydantic error to a Problem at its YAML position (if known); problems
+    with a "did you mean" come as :class:`_Hinted` (finished by :func:`_report`)."""
+    problems: list[Problem | _Hinted] = []
 
-    def add(path: FieldPath, message: str, *, key: bool = False) -> None:
+    def add(
+        path: FieldPath,
+        message: str,
+        *,
+        key: bool = False,
+        word: Any = None,
+        choices: Sequence[str] = (),
+        otherwise: str = "",
+    ) -> None:
         line, column = positions.locate(path, key=key) if positions else (None, None)
-        problems.append(Problem(source, line, column, format_path(path), message))
+        problem = Problem(source, line, column, format_path(path), message)
+        if isinstance(word, str) and (choices or otherwise):
+            problems.append(_Hinted(problem, word, tuple(choices), otherwise))
+        else:
+            problems.append(problem)
 
     alternatives: dict[FieldPath, list[tuple[Any, Any]]] = {}
     errors = exc.errors(include_url=False)
@@ -528,26 +830,29 @@ def _validation_problems(
             _, parent = _resolve_loc(loc[:-1])
             allowed = list(parent.model_fields) if _is_model(parent) else []
             name = str(path[-1]) if path else "?"
-            hint = _suggest(name, allowed)
-            if not hint and allowed:
-                hint = "; allowed keys: " + ", ".join(allowed)
-            add(path, f"unknown key '{name}'{hint}", key=True)
+            add(
+                path,
+                f"unknown key '{name}'",
+                key=True,
+                word=name,
+                choices=allowed,
+                otherwise=_allowed_list(allowed),
+            )
         elif kind in ("union_tag_invalid", "union_tag_not_found"):
             kinds = list(_kind_members(annotation) or {})
             listed = ", ".join(kinds)
             value = error.get("input")
             if kind == "union_tag_invalid":
                 tag = str((error.get("ctx") or {}).get("tag", ""))
-                add(
-                    (*path, "kind"),
-                    f"unknown kind '{tag}'; expected one of: {listed}{_suggest(tag, kinds)}",
-                )
+                message = f"unknown kind '{tag}'; expected one of: {listed}"
+                add((*path, "kind"), message, word=tag, choices=kinds)
             else:
                 add(path, f"missing key 'kind' (one of: {listed}) (got {_show(value)})")
         elif kind == "missing":
             add(path, "required key is missing", key=True)
         else:
-            add(path, _describe(error, annotation))
+            message, choices = _describe(error, annotation)
+            add(path, message, word=error.get("input"), choices=choices)
     for path, failures in alternatives.items():
         # one message for a value that matched none of a union's alternatives
         cores = [_core(error, annotation) for error, annotation in failures]
@@ -559,8 +864,7 @@ def _validation_problems(
             if get_origin(annotation) is Literal
             for c in get_args(annotation)
         ]
-        hint = _suggest(value, choices) if isinstance(value, str) else ""
-        add(path, f"{joined} (got {_show(value)}){hint}")
+        add(path, f"{joined} (got {_show(value)})", word=value, choices=choices)
     return problems
 
 
@@ -596,7 +900,7 @@ def _validate(data: Any, source: str, positions: _Positions | None) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(_sorted(_validation_problems(exc, source, positions))) from None
+        raise ScenarioError(_report(_validation_problems(exc, source, positions))) from None
 
 
 # --------------------------------------------------------------------------- loading
@@ -606,71 +910,93 @@ def loads(text: str, source: str = "<string>") -> Scenario:
     """Parse and validate scenario YAML text.
 
     ``source`` names the text in error messages (a file name, ``<string>``...).
-    Raises :class:`ScenarioError` listing every problem found.
+    Raises :class:`ScenarioError` listing the problems found (at most
+    :data:`MAX_PROBLEMS`, then a count of the rest).
     """
-    data, positions = _parse(text, source)
+    data, positions = _parse(text, source, Scenario)
+    return _scenario_from_data(data, positions, source)
+
+
+def _scenario_from_data(data: Any, positions: _Positions | None, source: str) -> Scenario:
+    """Validate data parsed by :func:`_parse` (with its positions) as a Scenario.
+
+    For callers that parse a text once and then decide what it is (a scenario or a
+    variant file, see :func:`ledgerlab.scenarios.variants.load_any`).
+    """
+    line, column = positions.locate(()) if positions is not None else (None, None)
+
+    def refuse(message: str) -> ScenarioError:
+        return ScenarioError([Problem(source, line, column, "", message)])
+
     if data is None:
-        raise ScenarioError(
-            [
-                Problem(
-                    source,
-                    1,
-                    1,
-                    "",
-                    "the scenario is empty; write at least `name: my_scenario` (every "
-                    "other field has a default)",
-                )
-            ]
+        raise refuse(
+            "the scenario is empty; write at least `name: my_scenario` (every other field "
+            "has a default)"
         )
     if not isinstance(data, dict):
-        line, column = positions.locate(())
-        raise ScenarioError(
-            [
-                Problem(
-                    source,
-                    line,
-                    column,
-                    "",
-                    "the top level must be a mapping of sections (name:, population:, "
-                    f"datanets:, ...), got {_show(data)}",
-                )
-            ]
+        raise refuse(
+            "the top level must be a mapping of sections (name:, population:, datanets:, "
+            f"...), got {_show(data)}"
+        )
+    if "base" in data and "variants" in data:
+        raise refuse(
+            "this is a variant file (base: and variants:), not a single scenario; load it "
+            "with ledgerlab.scenarios.variants.load_any or load_variants, or run it with "
+            "`ledgerlab compare`"
         )
     return _validate(data, source, positions)
 
 
-def load(path: str | PathLike[str]) -> Scenario:
-    """Read, parse and validate a scenario YAML file (UTF-8).
+def read_text_bounded(path: str | PathLike[str]) -> str:
+    """The text of a scenario file, pipe or device, read once and bounded.
 
-    Raises :class:`ScenarioError` if the file cannot be read or is invalid; every
-    problem names the file, and the line, column and field where it has one.
+    One ``read`` of at most :data:`MAX_SCENARIO_BYTES` + 1 bytes (the extra byte tells a
+    text that is too large): the size a file reports is never trusted, since pipes
+    (``/dev/stdin``) and devices (``/dev/zero``) report 0, and a pipe can be read only
+    once — so callers parse the returned text instead of reading the path again. The
+    bytes are decoded as UTF-8 (a leading BOM is dropped).
+
+    Raises :class:`ScenarioError` with one problem naming the file when it cannot be
+    read, is too large or is not UTF-8.
     """
-    file = Path(path)
     source = str(path)
 
     def fail(message: str) -> ScenarioError:
         return ScenarioError([Problem(source, None, None, "", message)])
 
     try:
-        if file.is_file() and file.stat().st_size > 4 * MAX_SCENARIO_CHARS:
-            raise fail(
-                f"file is {file.stat().st_size:,} bytes; a scenario is a few kilobytes "
-                f"(limit {MAX_SCENARIO_CHARS:,} characters)"
-            )
-        text = file.read_text(encoding="utf-8-sig")
+        with open(path, "rb") as stream:
+            raw = stream.read(MAX_SCENARIO_BYTES + 1)
     except FileNotFoundError:
-        raise fail(f"file not found (looked for {file.absolute()}); check the path") from None
+        looked = Path(path).absolute()
+        raise fail(f"file not found (looked for {looked}); check the path") from None
     except IsADirectoryError:
         raise fail("is a directory, not a scenario file; give the path of a .yaml file") from None
     except PermissionError:
         raise fail("cannot read the file: permission denied") from None
+    except OSError as error:
+        raise fail(f"cannot read the file: {error.strerror or error}") from None
+    if len(raw) > MAX_SCENARIO_BYTES:
+        raise fail(
+            f"holds more than {MAX_SCENARIO_BYTES:,} bytes (reading stopped there); a "
+            "scenario is a few kilobytes — is this the right file?"
+        )
+    try:
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise fail(
             f"is not UTF-8 text (undecodable byte at offset {error.start}); save it as UTF-8"
         ) from None
-    except OSError as error:
-        raise fail(f"cannot read the file: {error.strerror or error}") from None
-    return loads(text, source=source)
+
+
+def load(path: str | PathLike[str]) -> Scenario:
+    """Read (once, bounded: :func:`read_text_bounded`), parse and validate a scenario
+    YAML file (UTF-8); a pipe such as ``/dev/stdin`` works too.
+
+    Raises :class:`ScenarioError` if the file cannot be read or is invalid; every
+    problem names the file, and the line, column and field where it has one.
+    """
+    return loads(read_text_bounded(path), source=str(path))
 
 
 _ODD_CHARACTERS = re.compile(
@@ -740,8 +1066,9 @@ def _to_data(value: Any) -> Any:
     return value
 
 
-def _item_index(items: list[Any], part: str | int, where: str) -> int:
-    """Index of a list element by position or by its ``kind``/``name``/``holder`` value."""
+def _item_index(items: list[Any], part: str | int, where: str, *, hints: bool = True) -> int:
+    """Index of a list element by position or by its ``kind``/``name``/``holder`` value
+    (``hints``: add a "did you mean" to the error)."""
     if isinstance(part, int):
         if 0 <= part < len(items):
             return part
@@ -755,9 +1082,10 @@ def _item_index(items: list[Any], part: str | int, where: str) -> int:
                     if item[key] == part:
                         return index
     have = ", ".join(labels) if labels else "none"
+    hint = _suggest(part, labels) if hints else ""
     raise ValueError(
-        f"{where} has no entry '{part}' (have: {have}){_suggest(part, labels)}; select "
-        f"entries by index or by kind/name, or set the whole list"
+        f"{where} has no entry '{part}' (have: {have}){hint}; select entries by index or by "
+        "kind/name, or set the whole list"
     )
 
 
@@ -786,8 +1114,11 @@ def _normalise(declared: Any, value: Any) -> Any:
         return value
 
 
-def _set_path(data: dict[str, Any], parts: list[str | int], value: Any) -> None:
-    """Set ``value`` at ``parts`` inside plain scenario data; ValueError if the path is bad.
+def _set_path(
+    data: dict[str, Any], parts: list[str | int], value: Any, *, hints: bool = True
+) -> None:
+    """Set ``value`` at ``parts`` inside plain scenario data; ValueError if the path is bad
+    (with a "did you mean" when ``hints``; off once the problems listed are full).
 
     Setting a ``kind`` to a new value resets its section to that kind's defaults (the
     old kind's fields would not fit), so a kind is set before its sibling fields.
@@ -801,7 +1132,11 @@ def _set_path(data: dict[str, Any], parts: list[str | int], value: Any) -> None:
         if isinstance(node, dict):
             if not isinstance(part, str) or part not in node:
                 keys = list(node)
-                hint = _suggest(str(part), keys) or "; fields here: " + ", ".join(keys)
+                hint = (
+                    (_suggest(str(part), keys) or "; fields here: " + ", ".join(keys))
+                    if hints
+                    else ""
+                )
                 raise ValueError(f"unknown field '{part}' in {where}{hint}")
             model = _model_of(declared, node)
             field = model.model_fields.get(part) if model is not None else None
@@ -820,7 +1155,7 @@ def _set_path(data: dict[str, Any], parts: list[str | int], value: Any) -> None:
                 return
             node, declared = node[part], child
         elif isinstance(node, list):
-            index = _item_index(node, part, where)
+            index = _item_index(node, part, where, hints=hints)
             container = _unwrap(declared) if declared is not None else None
             child = get_args(container)[0] if get_origin(container) in (tuple, list) else None
             if last:
@@ -867,7 +1202,7 @@ def apply_overrides(
     parsed.sort(key=lambda item: (len(item[1]), item[1][-1] != "kind"))
     for raw, parts, value in parsed:
         try:
-            _set_path(data, parts, value)
+            _set_path(data, parts, value, hints=len(problems) < MAX_PROBLEMS)
         except ValueError as error:
             problems.append(Problem(source, None, None, str(raw), str(error)))
     if problems:
@@ -875,9 +1210,12 @@ def apply_overrides(
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        found = _validation_problems(exc, source, None)
+        found = _report(_validation_problems(exc, source, None))
         named: list[Problem] = []
         for problem in found:
+            if isinstance(problem, _MoreProblems):
+                named.append(problem)
+                continue
             origin = next(
                 (raw for raw, parts, _ in parsed if _within(problem.path, parts, data)),
                 None,

@@ -25,17 +25,33 @@ assume one-day epochs, with ``1 month = 30.4375 days``).
 
 Checks that span several fields raise :class:`SchemaConsistencyError`, which carries the
 exact field path of every problem so the loader can point at the offending YAML line.
+Besides consistency proper, the whole scenario is checked for what would otherwise fail
+only once running: an attribution engine the datanets' model kind cannot serve, an epoch
+that is not a whole number of chain blocks, an AMM too small for the population's first
+purchases, and a world too large for memory (:mod:`ledgerlab.scenarios.size`).
 """
 
+import math
 import types
 from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
+from ledgerlab.scenarios.size import (
+    MEMORY_LIMIT_BYTES,
+    estimate_memory_bytes,
+    max_training_points,
+    memory_terms,
+)
+
 __all__ = [
+    "BUILDER_PRICE_FACTOR_MAX",
     "DAYS_PER_MONTH",
     "DEFAULT_VESTING",
     "HOLDER_ROLES",
+    "KNN_ONLY_ENGINES",
+    "LOGISTIC_REFIT_LIMITS",
+    "POOL_SAFETY_FACTOR",
     "Attribution",
     "BetaQuality",
     "Chain",
@@ -89,6 +105,7 @@ _MAX_COUNT = 10_000_000  # individuals per role
 _MAX_EPOCHS = 100_000
 _MAX_TOKENS = 1e15
 _MAX_USD = 1e13
+_MAX_BASE_FEE_TOKENS = 1_000.0  # sim.chain.ChainParams.max_base_fee_tokens, which the model uses
 
 _NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
@@ -247,9 +264,10 @@ class Farmers(_Section):
     )
     near_duplicate_jitter: float = Field(
         0.01,
-        ge=0,
+        gt=0,
         le=1_000,
-        description="Std of the Gaussian jitter added to copied features (feature units).",
+        description="Std of the Gaussian jitter added to copied features, > 0 (exact copies "
+        "are the `duplicate` farmers') (feature units).",
     )
     sybil_operators: int = Field(
         0,
@@ -1086,9 +1104,10 @@ class Market(_Section):
     )
     pool_liquidity_usd: float = Field(
         1_000_000.0,
-        gt=0,
+        ge=1,
         le=_MAX_USD,
-        description="USD reserve of the AMM at launch; the token reserve is this / price (USD).",
+        description="USD reserve of the AMM at launch; the token reserve is this / price. At "
+        "least 1 USD: a smaller pool's product of reserves leaves floating point (USD).",
     )
     amm_fee: float = Field(
         0.003, ge=0, le=0.1, description="Swap fee on the input amount (fraction)."
@@ -1110,10 +1129,17 @@ class Chain(_Section):
         1_000, ge=1, le=100_000_000, description="Transactions per block (transactions)."
     )
     initial_base_fee_tokens: float = Field(
-        1e-4, gt=0, le=1e6, description="Base fee at launch (tokens/transaction)."
+        1e-4,
+        gt=0,
+        le=_MAX_BASE_FEE_TOKENS,
+        description="Base fee at launch, at most the chain's base-fee ceiling of 1,000 "
+        "(tokens/transaction).",
     )
     min_base_fee_tokens: float = Field(
-        1e-9, ge=0, le=1e6, description="Floor of the base fee (tokens/transaction)."
+        1e-9,
+        ge=0,
+        le=_MAX_BASE_FEE_TOKENS,
+        description="Floor of the base fee, at most the ceiling of 1,000 (tokens/transaction).",
     )
     base_fee_max_change: float = Field(
         0.125,
@@ -1562,75 +1588,349 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        problems: list[tuple[tuple[str | int, ...], str]] = []
-        kinds = [d.kind for d in self.defenses]
-        for i in _duplicates(kinds):
-            first = kinds.index(kinds[i])
-            problems.append(
-                (
-                    ("defenses", i, "kind"),
-                    f"defence '{kinds[i]}' is listed twice (entries {first} and {i}); "
-                    "each kind may appear once",
-                )
-            )
-        names = [d.name for d in self.datanets]
-        for i in _duplicates(names):
-            problems.append((("datanets", i, "name"), f"datanet name '{names[i]}' is used twice"))
+        """Cross-field checks: everything a run would otherwise trip over mid-run. The size
+        estimate runs last, on an otherwise consistent scenario."""
+        problems = [
+            *_listing_problems(self),
+            *_class_and_feature_problems(self),
+            *_point_count_problems(self),
+            *_engine_model_problems(self),
+            *_chain_problems(self),
+            *_market_problems(self),
+            *_genesis_problems(self),
+            *_order_flow_problems(self),
+        ]
+        if not problems:
+            problems = _size_problems(self)
+        _check(problems)
+        return self
 
-        min_classes = min(d.n_classes for d in self.datanets)
-        min_features = min(d.n_features for d in self.datanets)
-        poison = self.population.poisoners
-        base = ("population", "poisoners")
-        if poison.label_flip > 0 and poison.label_flip_target_class >= min_classes:
+
+# ------------------------------------------------------------- whole-scenario checks
+
+_Problems = list[tuple[tuple[str | int, ...], str]]
+
+LOGISTIC_REFIT_LIMITS = {"loo": 2_000, "tmc_shapley": 20_000, "banzhaf": 2_000}
+"""Most refits of a logistic model one valuation may take, per engine (refits): the
+``max_refits`` defaults of ``economics.attribution.loo``, ``tmc_shapley`` and ``banzhaf``,
+which the simulation uses (a test keeps the two equal). Above it the engine raises."""
+
+KNN_ONLY_ENGINES = ("knn_shapley",)
+"""Engines whose utility is kNN accuracy only: they fail on a datanet with a logistic model
+(``retrieval`` needs the builders' kNN index, which is fitted for every model kind, and
+``influence`` always uses a logistic model)."""
+
+BUILDER_PRICE_FACTOR_MAX = 1.2
+"""Largest factor a builder applies to its datanet's fee (``agents.builders``: uniform in
+[0.8, 1.2]) (dimensionless)."""
+
+POOL_SAFETY_FACTOR = 4.0
+"""How much larger than the expected launch purchases the AMM's token reserve must be
+(dimensionless): covers the log-normal spread of consumers' rates and budgets (σ = 0.5,
+so one consumer in twenty wants twice the mean), Poisson noise in the number of
+inferences, and the first epoch's order flow."""
+
+
+def _listing_problems(s: Scenario) -> _Problems:
+    """Defence kinds and datanet names listed twice."""
+    problems: _Problems = []
+    kinds = [d.kind for d in s.defenses]
+    for i in _duplicates(kinds):
+        first = kinds.index(kinds[i])
+        problems.append(
+            (
+                ("defenses", i, "kind"),
+                f"defence '{kinds[i]}' is listed twice (entries {first} and {i}); "
+                "each kind may appear once",
+            )
+        )
+    names = [d.name for d in s.datanets]
+    for i in _duplicates(names):
+        problems.append((("datanets", i, "name"), f"datanet name '{names[i]}' is used twice"))
+    return problems
+
+
+def _class_and_feature_problems(s: Scenario) -> _Problems:
+    """Poisoners' target classes and trigger features must exist in every datanet."""
+    problems: _Problems = []
+    min_classes = min(d.n_classes for d in s.datanets)
+    min_features = min(d.n_features for d in s.datanets)
+    poison = s.population.poisoners
+    base = ("population", "poisoners")
+    if poison.label_flip > 0 and poison.label_flip_target_class >= min_classes:
+        problems.append(
+            (
+                (*base, "label_flip_target_class"),
+                f"class {poison.label_flip_target_class} does not exist: a datanet has "
+                f"only {min_classes} classes (0–{min_classes - 1})",
+            )
+        )
+    if poison.backdoor > 0:
+        if poison.backdoor_target_class >= min_classes:
             problems.append(
                 (
-                    (*base, "label_flip_target_class"),
-                    f"class {poison.label_flip_target_class} does not exist: a datanet has "
+                    (*base, "backdoor_target_class"),
+                    f"class {poison.backdoor_target_class} does not exist: a datanet has "
                     f"only {min_classes} classes (0–{min_classes - 1})",
                 )
             )
-        if poison.backdoor > 0:
-            if poison.backdoor_target_class >= min_classes:
+        for i, feature in enumerate(poison.backdoor_trigger_features):
+            if feature >= min_features:
                 problems.append(
                     (
-                        (*base, "backdoor_target_class"),
-                        f"class {poison.backdoor_target_class} does not exist: a datanet has "
-                        f"only {min_classes} classes (0–{min_classes - 1})",
+                        (*base, "backdoor_trigger_features", i),
+                        f"feature {feature} does not exist: a datanet has only "
+                        f"{min_features} features (0–{min_features - 1})",
                     )
                 )
-            for i, feature in enumerate(poison.backdoor_trigger_features):
-                if feature >= min_features:
-                    problems.append(
-                        (
-                            (*base, "backdoor_trigger_features", i),
-                            f"feature {feature} does not exist: a datanet has only "
-                            f"{min_features} features (0–{min_features - 1})",
-                        )
-                    )
-        gt_points = min(d.ground_truth_points for d in self.datanets)
-        if self.attribution.ground_truth.validation_points > gt_points:
+    return problems
+
+
+def _point_count_problems(s: Scenario) -> _Problems:
+    """Engines and ground truth draw their points from the datanets' held-out sets; a
+    validator vote needs validators."""
+    problems: _Problems = []
+    gt_points = min(d.ground_truth_points for d in s.datanets)
+    if s.attribution.ground_truth.validation_points > gt_points:
+        problems.append(
+            (
+                ("attribution", "ground_truth", "validation_points"),
+                f"{s.attribution.ground_truth.validation_points} exceeds a datanet's "
+                f"ground_truth_points ({gt_points}); lower it or raise ground_truth_points",
+            )
+        )
+    val_points = min(d.validation_points for d in s.datanets)
+    if s.attribution.test_points > val_points:
+        problems.append(
+            (
+                ("attribution", "test_points"),
+                f"{s.attribution.test_points} exceeds a datanet's validation_points "
+                f"({val_points}); lower it or raise validation_points",
+            )
+        )
+    kinds = [d.kind for d in s.defenses]
+    if "validator_vote" in kinds and s.population.validators == 0:
+        problems.append(
+            (
+                ("defenses", kinds.index("validator_vote"), "kind"),
+                "validator_vote needs validators: set population.validators ≥ 1",
+            )
+        )
+    return problems
+
+
+def _logistic_refits(engine: str, budget: int, points: float) -> float:
+    """Refits of a logistic model one valuation of ``engine`` takes on ``points`` training
+    points (refits; 0 for engines that do not refit)."""
+    if points < 1:
+        return 0.0
+    if engine == "loo":
+        return points + 1
+    if engine == "tmc_shapley":
+        return budget * points
+    if engine == "banzhaf":
+        return float(budget)
+    return 0.0
+
+
+def _engine_model_problems(s: Scenario) -> _Problems:
+    """The attribution engine must work with each datanet's model kind: kNN-only engines
+    fail on a logistic model, and refitting engines have a refit limit."""
+    problems: _Problems = []
+    a = s.attribution
+    for i, d in enumerate(s.datanets):
+        if d.model != "logistic":
+            continue
+        where = ("datanets", i, "model")
+        if a.engine in KNN_ONLY_ENGINES:
             problems.append(
                 (
-                    ("attribution", "ground_truth", "validation_points"),
-                    f"{self.attribution.ground_truth.validation_points} exceeds a datanet's "
-                    f"ground_truth_points ({gt_points}); lower it or raise ground_truth_points",
+                    where,
+                    f"attribution.engine {a.engine} values points by kNN accuracy and needs "
+                    f"model: knn, but datanet '{d.name}' has model: logistic; set model: knn, "
+                    "or choose an engine that values a logistic model (influence)",
                 )
             )
-        val_points = min(d.validation_points for d in self.datanets)
-        if self.attribution.test_points > val_points:
+            continue
+        limit = LOGISTIC_REFIT_LIMITS.get(a.engine)
+        points = max_training_points(s, i)
+        refits = _logistic_refits(a.engine, a.budget, points)
+        if limit is not None and refits > limit:
+            fix = {
+                "loo": f"set window_points to at most {limit - 1:,}",
+                "tmc_shapley": f"lower attribution.budget × window_points to {limit:,}",
+                "banzhaf": f"lower attribution.budget to {limit:,}",
+            }[a.engine]
             problems.append(
                 (
-                    ("attribution", "test_points"),
-                    f"{self.attribution.test_points} exceeds a datanet's validation_points "
-                    f"({val_points}); lower it or raise validation_points",
+                    where,
+                    f"attribution.engine {a.engine} refits the logistic model of datanet "
+                    f"'{d.name}' about {refits:,.0f} times a valuation (up to "
+                    f"{points:,.0f} training points), above the engine's limit of "
+                    f"{limit:,}; {fix}, use model: knn, or the influence engine",
                 )
             )
-        if "validator_vote" in kinds and self.population.validators == 0:
-            problems.append(
-                (
-                    ("defenses", kinds.index("validator_vote"), "kind"),
-                    "validator_vote needs validators: set population.validators ≥ 1",
-                )
+    return problems
+
+
+def _chain_problems(s: Scenario) -> _Problems:
+    """With the chain on, an epoch must be a whole number (≥ 1) of blocks
+    (``sim.chain.ChainParams``)."""
+    c = s.chain
+    if not c.enabled:
+        return []
+    epoch_seconds = 86_400.0 * s.epoch_days
+    if epoch_seconds < c.block_time_seconds:
+        return [
+            (
+                ("epoch_days",),
+                f"an epoch of {s.epoch_days:g} days ({epoch_seconds:.6g} s) is shorter than "
+                f"one block (chain.block_time_seconds = {c.block_time_seconds:g} s); the "
+                "chain settles whole blocks: lengthen the epoch, shorten the block time, or "
+                "set chain.enabled: false",
             )
-        _check(problems)
-        return self
+        ]
+    blocks = epoch_seconds / c.block_time_seconds
+    if abs(blocks - round(blocks)) > 1e-9 * blocks:
+        return [
+            (
+                ("chain", "block_time_seconds"),
+                f"an epoch ({epoch_seconds:.6g} s = 86,400 s × epoch_days) must be a whole "
+                f"number of blocks, but it is {blocks:,.6g} blocks of {c.block_time_seconds:g}"
+                " s; choose a block time that divides it (e.g. 1, 2, 3, 4 or 5 s for "
+                "whole-day epochs)",
+            )
+        ]
+    return []
+
+
+def _market_problems(s: Scenario) -> _Problems:
+    """The AMM must hold more tokens than the population buys from it at launch.
+
+    A constant-product pool sells fewer tokens than it holds, at any price. At launch the
+    sybil operators buy their identities' funding, and in the first epoch wash consumers
+    buy the tokens for their self-dealt fees and consumers those for their inferences (at
+    most what their budgets buy at the launch price). Before the simulation rationed
+    purchases from a thin pool, a smaller pool crashed the run
+    (``InsufficientLiquidityError``, e.g. ``pool_liquidity_usd: 1e-6``); a pool that
+    cannot serve the first purchases is refused rather than simulated as rationed.
+    """
+    pop, mk = s.population, s.market
+    fee_tokens = BUILDER_PRICE_FACTOR_MAX * max(d.pricing.fee_tokens() for d in s.datanets)
+    price = mk.initial_price_usd
+    reserve_tokens = mk.pool_liquidity_usd / price
+    wanted_tokens = pop.consumers * pop.consumer_inferences_per_epoch * fee_tokens
+    budget_usd = pop.consumers * pop.consumer_budget_usd_per_epoch
+    first_tokens = min(wanted_tokens, budget_usd / price)
+    f = pop.farmers
+    wash_tokens = f.wash * f.wash_inferences_per_epoch * fee_tokens
+    sybil_tokens = f.sybil_operators * f.identities_per_operator * f.sybil_funding_tokens
+    launch_tokens = sybil_tokens + wash_tokens + first_tokens
+    need_usd = POOL_SAFETY_FACTOR * launch_tokens * price
+    if mk.pool_liquidity_usd >= need_usd:
+        return []
+    return [
+        (
+            ("market", "pool_liquidity_usd"),
+            f"the AMM is too small for the population's first purchases: it holds "
+            f"{reserve_tokens:,.4g} tokens at launch, and sybil funding ({sybil_tokens:,.4g})"
+            f" + wash fees ({wash_tokens:,.4g}) + consumers' first inferences "
+            f"({first_tokens:,.4g}, what {budget_usd:,.4g} USD of budgets buys of the "
+            f"{wanted_tokens:,.4g} tokens wanted) take about {launch_tokens:,.4g} tokens; a "
+            "constant-product pool sells fewer tokens than it holds, so raise "
+            f"pool_liquidity_usd to at least {need_usd:,.4g} USD ({POOL_SAFETY_FACTOR:g}× "
+            "the purchases, a margin for demand noise), or lower the demand",
+        )
+    ]
+
+
+MAX_FLOW_USD = 1e60
+"""Largest expected exogenous order flow in one epoch the market can represent (USD/epoch);
+beyond it the AMM's arithmetic leaves float64."""
+
+
+def _order_flow_problems(s: Scenario) -> _Problems:
+    """Exponential growth of the order flow must stay representable over the horizon."""
+    of = s.market.order_flow
+    if of.mean_usd_per_epoch <= 0:
+        return []
+    by_epoch: dict[int, float] = {}
+    for shock in of.shocks:  # shocks on the same epoch multiply
+        by_epoch[shock.epoch] = by_epoch.get(shock.epoch, 0.0) + math.log(
+            max(shock.multiplier, 1.0)
+        )
+    log_spike = max(by_epoch.values(), default=0.0)
+    log_peak = (
+        math.log(of.mean_usd_per_epoch) + max(of.growth_per_epoch, 0.0) * (s.epochs - 1)
+    ) + log_spike
+    if log_peak <= math.log(MAX_FLOW_USD):
+        return []
+    growth = max(of.growth_per_epoch, 0.0) * (s.epochs - 1)
+    field = "shocks" if log_spike > growth else "growth_per_epoch"
+    return [
+        (
+            ("market", "order_flow", field),
+            f"the expected order flow grows to about 10^{log_peak / math.log(10):.0f} USD per "
+            f"epoch by epoch {s.epochs - 1} (mean_usd_per_epoch · e^(growth · epochs), times "
+            f"the largest product of shock multipliers on one epoch), beyond the {MAX_FLOW_USD:g} USD the market can represent; "
+            "lower growth_per_epoch, the horizon, the shocks or the mean",
+        )
+    ]
+
+
+def _genesis_problems(s: Scenario) -> _Problems:
+    """At launch the treasury holds the liquidity buckets' TGE share; it must seed the AMM's
+    token reserve and then fund the builders' and validators' stakes (``sim`` genesis)."""
+    tk, mk, pop = s.tokenomics, s.market, s.population
+    supply = tk.total_supply_tokens
+    treasury = sum(
+        b.share * supply * b.tge_fraction for b in tk.vesting if b.recipient == "liquidity"
+    )
+    reserve = mk.pool_liquidity_usd / mk.initial_price_usd
+    if reserve > treasury:
+        return [
+            (
+                ("market", "pool_liquidity_usd"),
+                f"the AMM needs {reserve:,.4g} tokens (pool_liquidity_usd / initial_price_usd)"
+                f" but the liquidity buckets unlock only {treasury:,.4g} at launch; lower "
+                "pool_liquidity_usd, raise initial_price_usd, or raise the liquidity bucket's "
+                "share or tge_fraction",
+            )
+        ]
+    stakes = pop.builders * pop.builder_stake_tokens + pop.validators * pop.validator_stake_tokens
+    if stakes > treasury - reserve:
+        return [
+            (
+                ("population", "builder_stake_tokens"),
+                f"builders and validators stake {stakes:,.4g} tokens at launch but the "
+                f"treasury holds {treasury - reserve:,.4g} after seeding the AMM (the liquidity "
+                "buckets' TGE share minus the pool's reserve); lower the stakes, the number of "
+                "builders or validators, or the pool",
+            )
+        ]
+    return []
+
+
+def _field_path(path: tuple[str | int, ...]) -> str:
+    """A field path as users write it: ``tokenomics.vesting[1].holders``."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def _size_problems(s: Scenario) -> _Problems:
+    """Refuse a run whose estimated memory exceeds the limit, naming what drives it."""
+    estimate = estimate_memory_bytes(s)
+    if estimate <= MEMORY_LIMIT_BYTES:
+        return []
+    terms = memory_terms(s)
+    gib = 2.0**30
+    drivers = "; ".join(
+        f"{_field_path(t.path)}: {t.what} ≈ {t.bytes / gib:,.3g} GiB" for t in terms[:3]
+    )
+    return [
+        (
+            terms[0].path,
+            f"this run needs about {estimate / gib:,.3g} GiB of memory, above the limit of "
+            f"{MEMORY_LIMIT_BYTES / gib:g} GiB (ledgerlab.scenarios.size); it is driven by "
+            f"{drivers}; make these smaller",
+        )
+    ]

@@ -527,9 +527,10 @@ def test_newcomers_join_when_the_return_is_high(tiny: Factory) -> None:
 
 
 def test_setup_errors_are_typed_and_say_what_to_change() -> None:
-    with pytest.raises(ModelSetupError, match="pool_liquidity_usd"):
+    # Genesis that cannot be funded is refused when the scenario is validated (not at setup).
+    with pytest.raises(ScenarioError, match="pool_liquidity_usd: the AMM needs"):
         EconomyModel(None, market__pool_liquidity_usd=1e12)
-    with pytest.raises(ModelSetupError, match="stake"):
+    with pytest.raises(ScenarioError, match="builder_stake_tokens: builders and validators stake"):
         EconomyModel(None, population__validator_stake_tokens=1e9, population__validators=1000)
     with pytest.raises(ModelSetupError, match="scenario must be"):
         EconomyModel(3)  # type: ignore[arg-type]
