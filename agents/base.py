@@ -216,7 +216,7 @@ class RoleSet(mesa.Agent):
     def return_ratio(self) -> np.ndarray:
         """EMA income / EMA cost per row (inf where cost is zero and income positive)."""
         cols = self.cols
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf: see above
             ratio = cols.income_ema_usd / cols.cost_ema_usd
         ratio[(cols.cost_ema_usd <= 0) & (cols.income_ema_usd <= 0)] = 1.0
         return ratio

@@ -21,15 +21,28 @@ def choice_probabilities(
 ) -> np.ndarray:
     """Softmax model-choice probabilities over utility u = accuracy − w·price_usd.
 
+    Computed as ``exp((u − max u) / temperature)``: the best model's term is exactly 1,
+    so neither a tiny temperature nor huge prices can overflow to inf (and inf − inf to
+    NaN); the others underflow to 0 at worst. Models with u = −inf (not for sale, or
+    infinitely expensive) get 0. If no model has a finite utility, the choice is uniform
+    over the models for sale (``accuracy`` > −inf), or over all models if none is.
+
     Args:
-        accuracy: Clean accuracy of each model (fraction).
+        accuracy: Clean accuracy of each model (fraction; −inf = not for sale).
         price_usd: Price of one inference on each model (USD).
         price_weight_per_usd: Accuracy given up per USD of price (accuracy/USD).
         temperature: Softmax temperature (accuracy units); small = pick the best.
     """
-    u = (accuracy - price_weight_per_usd * price_usd) / temperature
-    u = u - np.max(u)
-    w = np.exp(u)
+    with np.errstate(over="ignore", invalid="ignore"):
+        u = accuracy - price_weight_per_usd * price_usd
+    u = np.where(np.isnan(u), -np.inf, u)
+    top = np.max(u)
+    if not np.isfinite(top):
+        for_sale = accuracy > -np.inf
+        w = (for_sale if for_sale.any() else np.ones_like(for_sale)).astype(np.float64)
+        return w / w.sum()
+    with np.errstate(over="ignore", under="ignore"):
+        w = np.exp((u - top) / temperature)
     return w / w.sum()
 
 
@@ -98,12 +111,11 @@ class ConsumerSet(RoleSet):
         probs = choice_probabilities(
             accuracy, price_usd, p.consumer_price_weight_per_usd, p.consumer_choice_temperature
         )
-        wanted = rng.poisson(self.cols.rate[rows])
-        mean_price = float(probs @ price_usd)
-        if mean_price > 0:
-            affordable = np.floor(self.cols.budget_usd[rows] / mean_price).astype(np.int64)
-            wanted = np.minimum(wanted, affordable)
-        wanted = wanted.astype(np.int64)
+        wanted = affordable_inferences(
+            rng.poisson(self.cols.rate[rows]),
+            self.cols.budget_usd[rows],
+            float(probs @ price_usd),
+        )
         # float32 uniforms: half the memory traffic; choice probabilities are resolved to
         # 2^-24 (about 6e-8), far below any sampling noise of the simulation.
         model = pick_models(rng.random(int(wanted.sum()), dtype=np.float32), probs)
@@ -121,6 +133,31 @@ class ConsumerSet(RoleSet):
             cost=cost,
             model=model,
         )
+
+
+def affordable_inferences(
+    wanted: np.ndarray, budget_usd: np.ndarray, mean_price_usd: float
+) -> np.ndarray:
+    """Inferences each consumer buys: what it wants, capped by what its budget buys at the
+    mean price, ``min(wanted, floor(budget_usd / mean_price_usd))`` (inferences, int64).
+
+    The cap is taken in float64 *before* any integer cast: after a price collapse
+    ``budget / price`` can exceed the int64 range (or be infinite), and casting it would
+    wrap to a negative count. The result is bounded by ``wanted`` (a Poisson draw, already
+    an exact integer), so its cast is exact. A NaN or non-positive mean price leaves
+    ``wanted`` unchanged.
+
+    Args:
+        wanted: Inferences each consumer wants this epoch (inferences, integers >= 0).
+        budget_usd: Each consumer's cash for the epoch (USD, >= 0).
+        mean_price_usd: Choice-weighted mean price of one inference (USD/inference).
+    """
+    want = np.asarray(wanted, dtype=np.float64)
+    if mean_price_usd > 0:
+        with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+            afford = np.floor(np.asarray(budget_usd, dtype=np.float64) / mean_price_usd)
+        want = np.fmin(want, np.maximum(afford, 0.0))  # fmin: a NaN cap does not bind
+    return want.astype(np.int64)
 
 
 def pick_models(u: np.ndarray, probs: np.ndarray) -> np.ndarray:

@@ -92,9 +92,12 @@ class FarmerSet(RoleSet):
         )
         funding = p.sybil_funding_tokens
         if funding > 0:
-            # The operator buys the identities' funding on the market, then fans it out.
+            # The operator buys the identities' funding on the market, then fans it out
+            # (a thin market may sell it less than it asked for: it shares what it got).
             model.buy_tokens_for(np.array([op_acct]), np.array([funding * ids.size]))
-            model.fund(op_acct, self.cols.account[ids], funding)
+            each = model.affordable_each(op_acct, ids.size, funding)
+            if each > 0:
+                model.fund(op_acct, self.cols.account[ids], each)
 
     def spawn(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Newcomers copy the strategy mix of the launch population (operators excluded)."""

@@ -19,7 +19,9 @@ Contents:
   batch (:meth:`ConstantProductPool.execute_net`). ``k`` never decreases and reserves stay
   strictly positive; every rejected operation leaves the pool unchanged.
 * :class:`OrderFlow` — exogenous signed USD flow per epoch (log-normal magnitude with drift,
-  volatility and one-epoch shocks), deterministic given a numpy ``Generator``.
+  volatility and one-epoch shocks), deterministic given a numpy ``Generator``; drawn epoch by
+  epoch (:meth:`OrderFlow.draw`, what a simulation uses) or for a whole horizon at once
+  (:meth:`OrderFlow.sample`, the same values), so a longer horizon never changes an epoch.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.special import ndtri
 
 __all__ = [
     "UNISWAP_V2_FEE",
@@ -309,6 +312,22 @@ class ConstantProductPool:
         other.total_volume_usd = self.total_volume_usd
         other.total_fees_usd = self.total_fees_usd
         return other
+
+    def set_token_reserve(self, tokens: float) -> None:
+        """Adopt ``tokens`` (tokens, finite, > 0) as the token reserve; cash is unchanged.
+
+        For a pool whose token side is held elsewhere: in the simulation the token reserve
+        *is* the AMM account's balance on the ledger, and the model writes that balance back
+        here after each settlement. The pool computes a trade, the ledger moves the tokens
+        (summing many accounts' shares in its own order), and the two results differ by
+        floating-point rounding only; adopting the ledger's figure keeps one source of truth
+        instead of two copies that drift apart. ``k`` moves by that rounding (a few ulps of
+        the amounts traded), which is not a trade and records no volume.
+
+        Raises:
+            MarketError: a non-finite or non-positive reserve (the pool is unchanged).
+        """
+        self._tokens = float(_check_reserve("set_token_reserve", "tokens", tokens))
 
     def reset_counters(self) -> tuple[float, float]:
         """Return ``(volume_usd, fees_usd)`` since the last reset and zero them (per epoch)."""
@@ -669,10 +688,12 @@ class OrderFlow:
         object.__setattr__(self, "shocks", tuple(shocks))
 
     def sample(self, epochs: int, rng: np.random.Generator) -> np.ndarray:
-        """Draw the signed USD flow for epochs ``0 … epochs−1``.
+        """Draw the signed USD flow for epochs ``0 … epochs−1`` in one vectorised call.
 
-        Draws ``rng.standard_normal(epochs)`` then ``rng.random(epochs)`` (always both, so
-        changing ``sell_share`` keeps the magnitudes: common random numbers).
+        Exactly the values of :meth:`draw` called for epochs 0, 1, … in turn on the same
+        Generator (both take two standard normals per epoch, in epoch order), so the first
+        ``n`` values of a longer sample equal a sample of ``n``: the horizon never changes
+        the flow of an epoch. Use it for projections; a simulation draws epoch by epoch.
 
         Args:
             epochs: number of epochs to sample (epochs, >= 0).
@@ -688,18 +709,58 @@ class OrderFlow:
         """
         if isinstance(epochs, bool) or not isinstance(epochs, int | np.integer) or epochs < 0:
             raise OrderFlowError(f"OrderFlow.sample: epochs={epochs!r} must be an integer >= 0")
-        if not isinstance(rng, np.random.Generator):
-            raise OrderFlowError(
-                f"OrderFlow.sample: rng must be a numpy.random.Generator, got "
-                f"{type(rng).__name__}; create one with numpy.random.default_rng(seed)"
-            )
+        _check_generator("OrderFlow.sample", rng)
         n = int(epochs)
-        z = rng.standard_normal(n)
-        u = rng.random(n)
-        t = np.arange(n, dtype=np.float64)
+        g = rng.standard_normal((n, 2))
+        return self._signed_flow(0, np.cumsum(g[:, 0]), g[:, 0], g[:, 1], "OrderFlow.sample")
+
+    def draw(self, epoch: int, rng: np.random.Generator, walk: float = 0.0) -> tuple[float, float]:
+        """Draw the signed USD flow of one epoch (the per-epoch form of :meth:`sample`).
+
+        Takes exactly two standard normals from ``rng``: ``Z_t`` (the log-magnitude shock)
+        and ``X_t`` (the sign: a sell iff ``Φ(X_t) < sell_share``, i.e. with probability
+        ``sell_share``; both are always drawn, so changing ``sell_share`` keeps the
+        magnitudes: common random numbers). A simulation calls it once per epoch on its
+        market stream, carrying the random walk ``walk = Z_0 + … + Z_{t−1}`` between calls,
+        so an epoch's flow never depends on how many epochs the run will have.
+
+        Args:
+            epoch: the epoch index t (epochs, >= 0): sets the trend ``exp(drift·t)``, the
+                random walk's variance correction and the shocks that apply.
+            rng: the numpy Generator to draw from.
+            walk: ``Z_0 + … + Z_{t−1}``, as returned by the previous call (0 at epoch 0);
+                used only when ``persistent``.
+
+        Returns:
+            ``(flow_usd, walk)``: the signed flow (USD per epoch; negative = net sell) and
+            the walk including this epoch's ``Z_t``, to pass to the next call.
+
+        Raises:
+            OrderFlowError: a negative epoch, a non-Generator ``rng`` or a flow that
+                overflows float64.
+        """
+        if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
+            raise OrderFlowError(f"OrderFlow.draw: epoch={epoch!r} must be an integer >= 0")
+        _check_generator("OrderFlow.draw", rng)
+        g = rng.standard_normal(2)
+        walk_now = np.array([float(walk) + g[0]])
+        flow = self._signed_flow(int(epoch), walk_now, g[:1], g[1:], "OrderFlow.draw")
+        return float(flow[0]), float(walk_now[0])
+
+    def _signed_flow(
+        self, start: int, walk: np.ndarray, z: np.ndarray, x: np.ndarray, op: str
+    ) -> np.ndarray:
+        """Signed flow of consecutive epochs ``start, start+1, …`` from their normals.
+
+        ``walk`` is the running sum of the ``z`` draws up to and including each epoch,
+        ``z`` the epoch's own log-magnitude normal, ``x`` its sign normal. One formula for
+        :meth:`sample` and :meth:`draw`, so both give the same bits.
+        """
+        n = z.shape[0]
+        t = np.arange(start, start + n, dtype=np.float64)
         sigma = float(self.volatility)
         if self.persistent:
-            log_noise = sigma * np.cumsum(z) - 0.5 * sigma * sigma * (t + 1.0)
+            log_noise = sigma * walk - 0.5 * sigma * sigma * (t + 1.0)
         else:
             log_noise = sigma * z - 0.5 * sigma * sigma
         with np.errstate(over="ignore"):
@@ -709,15 +770,25 @@ class OrderFlow:
         if self.shocks:
             at = np.array([e for e, _ in self.shocks], dtype=np.int64)
             mult = np.array([m for _, m in self.shocks], dtype=np.float64)
-            inside = at < n
+            inside = (at >= start) & (at < start + n)
             factors = np.ones(n, dtype=np.float64)
-            np.multiply.at(factors, at[inside], mult[inside])
+            np.multiply.at(factors, at[inside] - start, mult[inside])
             magnitude = magnitude * factors
         if not np.isfinite(magnitude).all():
             raise OrderFlowError(
-                f"OrderFlow.sample: the flow overflows float64 within {n} epochs "
+                f"{op}: the flow overflows float64 by epoch {start + n - 1} "
                 f"(drift_per_epoch={self.drift_per_epoch!r}, volatility={self.volatility!r}); "
-                "lower the drift/volatility or sample fewer epochs"
+                "lower the drift/volatility or use fewer epochs"
             )
-        sign = np.where(u < float(self.sell_share), -1.0, 1.0)
+        threshold = float(ndtri(float(self.sell_share)))  # -inf at 0, +inf at 1
+        sign = np.where(x < threshold, -1.0, 1.0)
         return magnitude * sign
+
+
+def _check_generator(op: str, rng: object) -> None:
+    """Refuse anything but a numpy Generator (the only allowed source of randomness)."""
+    if not isinstance(rng, np.random.Generator):
+        raise OrderFlowError(
+            f"{op}: rng must be a numpy.random.Generator, got "
+            f"{type(rng).__name__}; create one with numpy.random.default_rng(seed)"
+        )

@@ -41,14 +41,14 @@ from ledgerlab.agents.validators import ValidatorSet
 from ledgerlab.economics import attribution as attr
 from ledgerlab.economics import metrics as M
 from ledgerlab.economics.emission import EmissionSchedule, make_schedule
-from ledgerlab.economics.fees import FeeSplit, split_fees
+from ledgerlab.economics.fees import SPLIT_TOLERANCE, FeeSplit, split_fees
 from ledgerlab.economics.learning import KNNClassifier, LogisticRegression, attack_success_rate
 from ledgerlab.economics.ledger import Ledger, LedgerError
 from ledgerlab.economics.market import ConstantProductPool, OrderFlow
 from ledgerlab.economics.vesting import Bucket, VestingSchedule
 from ledgerlab.scenarios import Scenario, apply_overrides, load
 from ledgerlab.sim import datanet as dn
-from ledgerlab.sim.chain import Chain, ChainParams, EpochChainStats
+from ledgerlab.sim.chain import Chain, ChainParams, ChainParamsError, EpochChainStats
 from ledgerlab.sim.defenses import DefensePipeline, ScreenContext
 from ledgerlab.sim.world import DatanetState
 
@@ -81,6 +81,15 @@ FAIRNESS_KPIS = (
     "nakamoto_rewards",
 )
 """Fairness KPIs, measured on ground-truth epochs only (NaN in between)."""
+
+FINAL_VALUATION_KPIS = (*FAIRNESS_KPIS, "accuracy_honest_only")
+"""Columns whose value on a run's *last* row includes the valuation made after the last
+epoch (``attribution.ground_truth``: "0 = only after the last epoch"), so on that one row
+they depend on the horizon by definition. Every other value of every row depends only on
+the scenario and the epochs up to its own: the first N rows of a longer run equal a run of
+N epochs bit for bit (random streams are drawn epoch by epoch), except these columns on
+the shorter run's last row — and, with ``collect.metrics_every_epochs`` > 1, that last
+row as a whole when it closes a partial interval (its flows sum fewer epochs)."""
 
 FLOW_KPIS = frozenset(
     {
@@ -122,6 +131,49 @@ FLOW_KPIS = frozenset(
 since the previous row, so column totals stay the run's totals; every other column is the
 value at the row's epoch (fairness KPIs: the latest ground-truth measurement in the
 interval, NaN if none)."""
+
+MAX_ORDER_TO_RESERVE = 1e12
+"""Most one epoch's netted orders may put into the AMM, relative to the reserve they trade
+against (USD against the cash reserve, tokens against the token reserve). Past it the
+constant-product output rounds to the pool's whole reserve in float64 (the pool refuses the
+trade); at it the reserve left is ~1e-12 of what it was, still held to ~4 significant
+digits. Larger orders are filled pro rata up to it."""
+
+MIN_POOL_K = 1e-100
+"""Smallest product k of the AMM's launch reserves (tokens·USD) the model accepts. k never
+decreases; the price is cash² / k and the token reserve k / cash, so k bounds both: with
+cash reserves up to ~1e65 USD (:data:`MAX_FLOW_TREND_USD`) the price stays below ~1e230
+USD/token and the reserve above ~1e-165 tokens, finite and positive float64. A smaller k
+(e.g. ``pool_liquidity_usd`` 1e-60 at 1e9 USD/token) is a ``ModelSetupError``."""
+
+MAX_FLOW_TREND_USD = 1e60
+"""Largest expected exogenous flow per epoch the model accepts (USD): the trend
+``mean_usd_per_epoch · exp(growth_per_epoch · t)`` times shock multipliers, over the
+horizon. The AMM's price is cash² / k; with cash reserves up to ~1e65 USD and
+k >= :data:`MIN_POOL_K` it stays a finite float64 (and the noise around the trend has
+~1e240 of headroom before exp overflows)."""
+
+MIN_HALF_LIFE_EPOCHS = 1e-290
+"""Shortest emission half-life the model uses (epochs). Any half-life this short issues
+everything in epoch 0 and nothing after; shorter ones (the schema allows down to 5e-324)
+make log(2)/half-life overflow to infinity, and infinity × epoch 0 is NaN. At this bound
+the exponent stays finite for any epoch up to 1e10."""
+
+MAX_EXACT_BUY_SHARE = 0.5
+"""Largest share of the AMM's token reserve one exact-output purchase may take (consumers
+and wash consumers buying the tokens they pay fees with, sybil operators funding their
+identities). Taking it quadruples the price; buyers beyond it are served pro rata."""
+
+MAX_TX_PER_KIND_PER_EPOCH = 2**40
+"""Most transactions of one kind (inference, payout, swap, submission, defence) the chain
+is handed per epoch (~1.1e12, orders of magnitude beyond any chain's throughput). Five
+kinds over the schema's longest horizon (1e5 epochs) then keep the chain's int64 backlog
+(< 5.5e17) and its float64 per-bucket counts (< 2^53) exact."""
+
+AMM_LEDGER_RTOL = 1e-9
+"""Largest gap between the pool's and the ledger's token reserve after a trade, relative to
+the tokens involved (reserve before the trade + tokens moved): the rounding of a sum of
+n pro-rata shares is at most ~n·2⁻⁵³ of it, far below this for any n up to millions."""
 
 ONBOARDING_TOKENS = 1.0
 """Grant each new honest provider receives from the treasury at joining (tokens)."""
@@ -270,26 +322,10 @@ class EconomyModel(mesa.Model):
 
         # -- tokenomics: genesis, AMM, stakes --------------------------------------
         tk = sc.tokenomics
-        self.fee_split = FeeSplit(
-            builder=tk.fee_split.builder,
-            stakers=tk.fee_split.stakers,
-            contributors=tk.fee_split.contributors,
-            burn=tk.fee_split.burn,
-        )
+        self.fee_split = _fee_split(tk.fee_split)
         self._genesis(setup)
         self.emission_schedule = self._emission_schedule()
-        of = sc.market.order_flow
-        self.order_flow_usd = OrderFlow(
-            mean_usd_per_epoch=of.mean_usd_per_epoch,
-            drift_per_epoch=of.growth_per_epoch,
-            volatility=of.volatility,
-            sell_share=of.sell_share,
-            persistent=of.persistent,
-            shocks=tuple((s.epoch, s.multiplier) for s in of.shocks),
-        ).sample(sc.epochs, self.streams["market"])
-        for s in of.shocks:
-            if s.epoch < sc.epochs:
-                self.order_flow_usd[s.epoch] += s.net_usd
+        self._setup_order_flow()
         self.chain = self._make_chain()
 
         # -- population at launch --------------------------------------------------
@@ -386,6 +422,13 @@ class EconomyModel(mesa.Model):
                 f"{available:,.0f} at launch; lower pool_liquidity_usd or raise the "
                 "liquidity bucket's share or tge_fraction"
             )
+        if not reserve_tokens * mk.pool_liquidity_usd >= MIN_POOL_K:
+            raise ModelSetupError(
+                f"the AMM's reserves ({reserve_tokens!r} tokens and "
+                f"{mk.pool_liquidity_usd!r} USD) are too small to trade in float64 (their "
+                f"product must be at least {MIN_POOL_K:g}); raise market.pool_liquidity_usd "
+                "or lower market.initial_price_usd"
+            )
         self.ledger.transfer(self.treasury, self.amm, reserve_tokens)
         self.pool = ConstantProductPool(reserve_tokens, mk.pool_liquidity_usd, mk.amm_fee)
 
@@ -393,6 +436,53 @@ class EconomyModel(mesa.Model):
         if frac > 0 and len(self.holders):
             accts = self.holders.cols.account
             self.ledger.stake_many(accts, self.ledger.balance[accts] * frac)
+
+    def _setup_order_flow(self) -> None:
+        """The exogenous order-flow process, drawn epoch by epoch in
+        :meth:`_exogenous_flow_usd` (never for the whole horizon up front, so the first N
+        epochs of a longer run equal a run of N epochs)."""
+        of = self.scenario.market.order_flow
+        self.order_flow = OrderFlow(
+            mean_usd_per_epoch=of.mean_usd_per_epoch,
+            drift_per_epoch=of.growth_per_epoch,
+            volatility=of.volatility,
+            sell_share=of.sell_share,
+            persistent=of.persistent,
+            shocks=tuple((s.epoch, s.multiplier) for s in of.shocks),
+        )
+        self._order_flow_walk = 0.0
+        """Running sum of the order flow's log-magnitude normals (its random-walk state)."""
+        self._shock_net_usd: dict[int, list[float]] = {}
+        """Per epoch, the one-off net flows of its shocks, in the order listed (USD)."""
+        for s in of.shocks:
+            self._shock_net_usd.setdefault(s.epoch, []).append(s.net_usd)
+        self._check_order_flow_trend()
+
+    def _check_order_flow_trend(self) -> None:
+        """Refuse at setup an order flow whose expected size outgrows what the model can
+        trade within the horizon: ``mean · exp(growth · t)``, times the epoch's shock
+        multipliers, above :data:`MAX_FLOW_TREND_USD` at some epoch t < epochs. (Drawn
+        epoch by epoch, such a flow would otherwise fail only when it got there.)"""
+        sc = self.scenario
+        of = sc.market.order_flow
+        if of.mean_usd_per_epoch == 0:
+            return
+        log_mean = math.log(of.mean_usd_per_epoch)
+        worst = log_mean + max(of.growth_per_epoch, 0.0) * (sc.epochs - 1)
+        log_mult: dict[int, float] = {}
+        for s in of.shocks:
+            if s.epoch < sc.epochs:
+                m = math.log(s.multiplier) if s.multiplier > 0 else -math.inf
+                log_mult[s.epoch] = log_mult.get(s.epoch, 0.0) + m
+        for epoch, lm in log_mult.items():
+            worst = max(worst, log_mean + of.growth_per_epoch * epoch + lm)
+        if worst > math.log(MAX_FLOW_TREND_USD):
+            raise ModelSetupError(
+                f"market.order_flow grows to about e^{worst:.0f} USD per epoch within "
+                f"{sc.epochs} epochs (mean_usd_per_epoch · exp(growth_per_epoch · epoch) · "
+                f"shock multipliers), beyond the {MAX_FLOW_TREND_USD:g} USD the model can "
+                "trade; lower growth_per_epoch, the shock multipliers or the horizon"
+            )
 
     def _emission_schedule(self) -> EmissionSchedule | None:
         """The minting schedule (None for ``pool_drip``, which pays from the reward pool)."""
@@ -413,7 +503,7 @@ class EconomyModel(mesa.Model):
             return make_schedule(
                 "exponential_decay",
                 initial=e.initial_tokens_per_epoch,
-                half_life=e.half_life_epochs,
+                half_life=max(e.half_life_epochs, MIN_HALF_LIFE_EPOCHS),
                 cap=e.cap_tokens,
             )
         if e.kind == "halving":
@@ -424,6 +514,8 @@ class EconomyModel(mesa.Model):
                 cap=e.cap_tokens,
             )
         if e.kind == "supply_halving":
+            if e.initial_tokens_per_epoch == 0 or e.cap_tokens / 2 == 0:
+                return make_schedule("constant", rate=0.0)  # nothing to issue, ever
             return make_schedule(
                 "supply_halving", initial=e.initial_tokens_per_epoch, threshold=e.cap_tokens / 2
             )
@@ -438,19 +530,28 @@ class EconomyModel(mesa.Model):
         c = self.scenario.chain
         if not c.enabled:
             return None
-        params = ChainParams(
-            block_time_seconds=c.block_time_seconds,
-            block_capacity_tx=c.block_capacity_tx,
-            epoch_seconds=86_400.0 * self.scenario.epoch_days,
-            initial_base_fee_tokens=c.initial_base_fee_tokens,
-            min_base_fee_tokens=c.min_base_fee_tokens,
-            base_fee_max_change=c.base_fee_max_change,
-            target_fullness=c.target_fullness,
-            tip_median_tokens=max(c.tip_tokens, 1e-12),
-            tip_sigma=0.0 if c.tip_tokens == 0 else 1.0,
-            payout_policy=c.payout_policy,
-            max_events_per_epoch=c.max_events_per_epoch,
-        )
+        try:
+            params = ChainParams(
+                block_time_seconds=c.block_time_seconds,
+                block_capacity_tx=c.block_capacity_tx,
+                epoch_seconds=86_400.0 * self.scenario.epoch_days,
+                initial_base_fee_tokens=c.initial_base_fee_tokens,
+                min_base_fee_tokens=c.min_base_fee_tokens,
+                # The ceiling is a safety bound of the fee market, not a scenario field:
+                # it must not sit below the fees the scenario starts from.
+                max_base_fee_tokens=max(ChainParams.max_base_fee_tokens, c.initial_base_fee_tokens),
+                base_fee_max_change=c.base_fee_max_change,
+                target_fullness=c.target_fullness,
+                tip_median_tokens=max(c.tip_tokens, 1e-12),
+                tip_sigma=0.0 if c.tip_tokens == 0 else 1.0,
+                payout_policy=c.payout_policy,
+                max_events_per_epoch=c.max_events_per_epoch,
+            )
+        except ChainParamsError as error:  # e.g. an epoch that is not a whole number of blocks
+            raise ModelSetupError(
+                f"the chain cannot be set up: {error} (set chain.block_time_seconds and "
+                "epoch_days so that an epoch holds a whole number of blocks)"
+            ) from None
         return Chain(params, self.streams["chain"])
 
     def _fund_stakes(self) -> None:
@@ -498,13 +599,33 @@ class EconomyModel(mesa.Model):
 
     def buy_tokens_for(self, accounts: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         """Buyers acquire exactly ``tokens`` each on the AMM in one aggregated swap; returns
-        the USD each paid (pro-rata to tokens). The token side moves on the ledger."""
+        the USD each paid (pro-rata to tokens). The token side moves on the ledger. If
+        together they ask for more than :data:`MAX_EXACT_BUY_SHARE` of the token reserve,
+        each receives the same fraction of its request (callers read balances after)."""
         total = float(tokens.sum())
         if total <= 0:
             return np.zeros(tokens.shape[0])
+        reserve = self.pool.token_reserve_tokens
+        if total > MAX_EXACT_BUY_SHARE * reserve:  # a thin market serves buyers pro rata
+            tokens = tokens * (MAX_EXACT_BUY_SHARE * reserve / total)
+            total = float(tokens.sum())
         cash = self.pool.buy_tokens_exact(total)
         self.ledger.transfer_many(np.full(accounts.size, self.amm), accounts, tokens)
+        self._sync_amm_reserve(reserve + total)
         return cash * tokens / total
+
+    def affordable_each(self, account: int, n: int, want_tokens: float) -> float:
+        """What each of ``n`` equal transfers from ``account`` can carry (tokens):
+        ``want_tokens`` if the balance covers the ledger's sum of the ``n`` transfers,
+        else the balance over ``n`` less the worst-case rounding of a sum of ``n`` terms,
+        so the batch never overdraws the account."""
+        if n <= 0:
+            return 0.0
+        balance = float(self.ledger.balance[account])
+        rows = np.full(n, want_tokens)
+        if _ledger_sum(rows) <= balance:
+            return want_tokens
+        return float(_fit_sum(np.full(n, balance / n), balance)[0])
 
     def fund(self, src: int, dst: np.ndarray, amount_each: float) -> None:
         """Funding transfers (recorded as funding-graph edges for the sybil defence)."""
@@ -592,10 +713,7 @@ class EconomyModel(mesa.Model):
         self.kpis["unlocked_tokens"] = self._unlock_through(self.epoch)
         price = self.price_usd
         sellers, sell_tokens = self._sell_orders(price)
-        flow = (
-            float(self.order_flow_usd[self.epoch]) if self.epoch < self.order_flow_usd.size else 0
-        )
-        buyers = np.array([self.outside], dtype=np.int64)
+        flow = self._exogenous_flow_usd()
         buy_usd = np.array([max(flow, 0.0)])
         if flow < 0:
             outside_tokens = min(-flow / price, float(led.balance[self.outside]))
@@ -603,15 +721,69 @@ class EconomyModel(mesa.Model):
             sell_tokens = np.append(sell_tokens, outside_tokens)
         keep = sell_tokens > 0
         sellers, sell_tokens = sellers[keep], sell_tokens[keep]
-        tokens_out, usd_out = self.pool.execute_net(buy_usd, sell_tokens)
-        if sellers.size:
-            led.transfer_many(sellers, np.full(sellers.size, self.amm), sell_tokens)
-        if tokens_out.sum() > 0:
-            led.transfer_many(np.full(buyers.size, self.amm), buyers, tokens_out)
+        buy_usd, sell_tokens = self._bounded_orders(buy_usd, sell_tokens)
+        usd_out = self._settle_market(sellers, sell_tokens, buy_usd)
         # Sale proceeds are a KPI only: churn values income at the price when earned.
         self.kpis["sales_usd"] = float(usd_out.sum())
         self.kpis["sold_tokens"] = float(sell_tokens.sum())
         self.kpis["exogenous_flow_usd"] = flow
+
+    def _bounded_orders(
+        self, buy_usd: np.ndarray, sell_tokens: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The epoch's orders, each side scaled down pro rata to at most
+        :data:`MAX_ORDER_TO_RESERVE` times the pool's matching reserve (buys: USD against
+        the cash reserve; sells: tokens against the token reserve). The unfilled part is
+        not traded: sellers keep their tokens, buyers their USD."""
+        cap_usd = MAX_ORDER_TO_RESERVE * self.pool.cash_reserve_usd
+        cap_tokens = MAX_ORDER_TO_RESERVE * self.pool.token_reserve_tokens
+        total_usd, total_tokens = float(buy_usd.sum()), float(sell_tokens.sum())
+        if total_usd > cap_usd:
+            buy_usd = buy_usd * (cap_usd / total_usd)
+        if total_tokens > cap_tokens:
+            sell_tokens = sell_tokens * (cap_tokens / total_tokens)
+        return buy_usd, sell_tokens
+
+    def _settle_market(
+        self, sellers: np.ndarray, sell_tokens: np.ndarray, buy_usd: np.ndarray
+    ) -> np.ndarray:
+        """Net the epoch's orders into one AMM trade and move its tokens on the ledger;
+        returns the USD each seller receives.
+
+        The only buyer is the outside market (``outside``, buying ``buy_usd[0]`` USD). The
+        matched part of the flow crosses between traders, so on the ledger every seller's
+        tokens go to the outside market and the AMM account moves only the net change of
+        its reserve as the pool computed it (in when sells exceed what the outside takes,
+        out otherwise). The AMM's balance is thus never the difference of two large
+        pass-through amounts, whose rounding (an ulp of the amounts traded) can exceed
+        a collapsed reserve; the pool then adopts the ledger's balance
+        (:meth:`_sync_amm_reserve`).
+        """
+        led = self.ledger
+        reserve = self.pool.token_reserve_tokens
+        _, usd_out = self.pool.execute_net(buy_usd, sell_tokens)
+        delta = self.pool.token_reserve_tokens - reserve
+        crossing = sellers != self.outside  # the outside's own sells stay where they are
+        if crossing.any():
+            led.transfer_many(
+                sellers[crossing], np.full(int(crossing.sum()), self.outside), sell_tokens[crossing]
+            )
+        if delta > 0:  # a token can round past what was sold: the outside pays what it holds
+            led.transfer(self.outside, self.amm, min(delta, float(led.balance[self.outside])))
+        elif delta < 0:
+            led.transfer(self.amm, self.outside, -delta)
+        self._sync_amm_reserve(reserve + float(sell_tokens.sum()) + abs(delta))
+        return usd_out
+
+    def _exogenous_flow_usd(self) -> float:
+        """This epoch's exogenous net flow (USD; negative = a sell of that many USD): two
+        normals from the market stream, then the epoch's shocks' one-off net flows."""
+        flow, self._order_flow_walk = self.order_flow.draw(
+            self.epoch, self.streams["market"], self._order_flow_walk
+        )
+        for net_usd in self._shock_net_usd.get(self.epoch, ()):
+            flow += net_usd
+        return flow
 
     def _sell_orders(self, price: float) -> tuple[np.ndarray, np.ndarray]:
         """Accounts selling this epoch and how many tokens, from the sell policies."""
@@ -739,7 +911,7 @@ class EconomyModel(mesa.Model):
                     continue
                 src = (store.x[foreign], store.y[foreign])
                 kw = {"source_owner": store.owner[foreign], "source_y_true": store.y_true[foreign]}
-                if kind == dn.Kind.DUPLICATE:
+                if kind == dn.Kind.DUPLICATE or jitter == 0:  # no jitter: exact copies
                     b = dn.duplicate(*src, pt_owner, rng, **kw)
                 else:
                     b = dn.near_duplicate(*src, pt_owner, rng, jitter=jitter, **kw)
@@ -859,28 +1031,23 @@ class EconomyModel(mesa.Model):
         payers = np.concatenate(
             [self.consumers.cols.account[c_rows], self.wash.cols.account[w_rows]]
         )
-        need = np.concatenate([c_need, w_need])
-        shortfall = np.maximum(need - led.balance[payers], 0.0)
+        due = np.concatenate([c_need, w_need])
+        shortfall = np.maximum(due - led.balance[payers], 0.0)
         usd = self.buy_tokens_for(payers, shortfall)
         self.consumers.cols.spent_usd[c_rows] += usd[: c_rows.size]
         self.consumers.cols.inferences[c_rows] += dem.inferences
         self.epoch_wash_cost = (w_rows, usd[c_rows.size :])
-        # Pay the fees into the treasury, then route the net part.
-        # Rounding in the aggregated swap can leave a payer an ulp short: pay what it has.
-        need = np.minimum(need, led.balance[payers])
+        # Pay the fees into the treasury, then route the net part. Rounding in the
+        # aggregated swap can leave a payer an ulp short, and a thin market may sell less
+        # than was asked for (``buy_tokens_for``): each payer pays what it has.
+        need = np.minimum(due, led.balance[payers])
         paid = need > 0
         led.transfer_many(payers[paid], np.full(int(paid.sum()), self.treasury), need[paid])
         inf_b = dem.by_model.astype(np.float64)
         wash_b = np.bincount(w_builder, weights=w_counts, minlength=n_b)
-        net_b = (inf_b + wash_b) * net_tok
-        parts = split_fees(net_b, self.fee_split)
-        b.cols.fees_tokens[:] += parts["builder"]
-        led.transfer_many(np.full(n_b, self.treasury), b.cols.account, parts["builder"])
-        self.kpis["stakers_fees_tokens"] = self._pay_stakers(float(parts["stakers"].sum()))
-        led.burn(self.treasury, float(parts["burn"].sum()))
-        contrib = parts["contributors"]
-        led.transfer(self.treasury, self.escrow, float(contrib.sum()))
-        indep = split_fees(inf_b * net_tok, self.fee_split)["contributors"]
+        scale = _paid_fraction(float(need.sum()), float(due.sum()))
+        contrib = self._route_fees((inf_b + wash_b) * net_tok * scale)
+        indep = split_fees(inf_b * net_tok * scale, self.fee_split)["contributors"]
         for d, state in enumerate(self.datanets):
             state.fees_net_tokens = float(contrib[b.cols.datanet == d].sum())
             state.fees_independent_tokens = float(indep[b.cols.datanet == d].sum())
@@ -888,9 +1055,37 @@ class EconomyModel(mesa.Model):
         self.kpis["inferences"] = float(inf_b.sum())
         self.kpis["wash_inferences"] = float(wash_b.sum())
         self.kpis["fees_tokens"] = float(need.sum())
-        self.kpis["fees_burned_tokens"] = float(parts["burn"].sum())
-        self.kpis["builder_income_tokens"] = float(parts["builder"].sum())
         self._fees_by_payer = (payers, need)
+
+    def _route_fees(self, net_b: np.ndarray) -> np.ndarray:
+        """Split each builder's net fees (tokens) and pay the parts out of the treasury:
+        builder β to the builders, stakers γ pro rata to stake, burn φ, contributors δ into
+        the escrow the attribution phase pays from. Returns the contributors' part per
+        builder (tokens), as escrowed.
+
+        No part is paid beyond what the treasury holds (each capped in turn, which binds
+        only when the treasury is all but empty and the payers were short), so routing can
+        never overdraw it."""
+        led = self.ledger
+        b = self.builders
+        parts = split_fees(net_b, self.fee_split)
+        builder = self._pay_out(self.treasury, b.cols.account, parts["builder"])
+        b.cols.fees_tokens[:] += builder
+        stakers = float(parts["stakers"].sum())
+        self.kpis["stakers_fees_tokens"] = self._pay_stakers(
+            min(stakers, float(led.balance[self.treasury]))
+        )
+        burn = min(float(parts["burn"].sum()), float(led.balance[self.treasury]))
+        led.burn(self.treasury, burn)
+        contrib = parts["contributors"]
+        total = float(contrib.sum())
+        escrowed = min(total, float(led.balance[self.treasury]))
+        if escrowed < total:
+            contrib = contrib * (escrowed / total)
+        led.transfer(self.treasury, self.escrow, escrowed)
+        self.kpis["fees_burned_tokens"] = burn
+        self.kpis["builder_income_tokens"] = float(builder.sum())
+        return contrib
 
     def _pay_stakers(self, tokens: float) -> float:
         """Distribute ``tokens`` from the treasury to all stakers pro-rata to stake."""
@@ -901,8 +1096,8 @@ class EconomyModel(mesa.Model):
         if stakers.size == 0:
             return 0.0
         amounts = tokens * staked[stakers] / staked[stakers].sum()
-        self.ledger.transfer_many(np.full(stakers.size, self.treasury), stakers, amounts)
-        return tokens
+        paid = self._pay_out(self.treasury, stakers, amounts)
+        return tokens if paid is amounts else float(paid.sum())
 
     def _retrieval_trail(
         self,
@@ -1055,6 +1250,7 @@ class EconomyModel(mesa.Model):
         limit = balance * (1.0 - 1e-12)  # the ledger sums in another order: keep a margin
         if total > limit:
             amounts = amounts * (limit / total)
+        amounts = _fit_sum(amounts, balance)  # a no-op unless the balance is dust
         self.ledger.transfer_many(np.full(dst.size, src), dst, amounts)
         return amounts
 
@@ -1182,11 +1378,11 @@ class EconomyModel(mesa.Model):
             else:
                 n_payout = self.kpis["inferences"] * n_payout
         txs = {
-            "inference": int(self.kpis["inferences"] + self.kpis["wash_inferences"]),
-            "payout": round(n_payout),
-            "swap": int(self._fees_by_payer[0].size),
-            "submission": int(sum(p.n_submissions for p in self.epoch_plans)),
-            "defense": int(self.kpis.get("defense_tx", 0.0)),
+            "inference": tx_count(self.kpis["inferences"] + self.kpis["wash_inferences"]),
+            "payout": tx_count(n_payout),
+            "swap": tx_count(self._fees_by_payer[0].size),
+            "submission": tx_count(sum(p.n_submissions for p in self.epoch_plans)),
+            "defense": tx_count(self.kpis.get("defense_tx", 0.0)),
         }
         stats = self.chain.settle(self.epoch, txs)
         self.chain_stats = stats
@@ -1226,8 +1422,7 @@ class EconomyModel(mesa.Model):
         if stake.sum() <= 0:
             self.ledger.burn(src, tokens)
             return
-        accts = self.validators.cols.account
-        self.ledger.transfer_many(np.full(accts.size, src), accts, tokens * stake / stake.sum())
+        self._pay_out(src, self.validators.cols.account, tokens * stake / stake.sum())
 
     # -- 7 ---------------------------------------------------------------------------
     def phase_churn(self) -> None:
@@ -1290,9 +1485,12 @@ class EconomyModel(mesa.Model):
             amm_cash_reserve_usd=self.pool.cash_reserve_usd,
             datanet_points=float(sum(s.store.n_active for s in self.datanets)),
         )
-        self.kpis["circulating_inflation_annualised"] = float(
-            M.annualise(self.kpis["circulating_inflation"], self.epochs_per_year)
-        )
+        # Compounding a huge per-epoch inflation (e.g. 1e15 tokens/epoch minted on a 1e9
+        # supply) over a year exceeds float64: the annualised rate is then +inf, honestly.
+        with np.errstate(over="ignore"):
+            self.kpis["circulating_inflation_annualised"] = float(
+                M.annualise(self.kpis["circulating_inflation"], self.epochs_per_year)
+            )
         hold = led.balance + led.staked
         hold_mask = self.account_role[: led.n_accounts] != 0
         self.kpis["gini_holdings"] = M.gini(hold[hold_mask])
@@ -1336,12 +1534,38 @@ class EconomyModel(mesa.Model):
         self._flow_sums.clear()
         self._fairness_latest.clear()
 
+    def _sync_amm_reserve(self, scale_tokens: float) -> None:
+        """Make the AMM account's ledger balance the pool's token reserve after a trade.
+
+        The token reserve lives in one place, the ledger: the pool prices a trade from its
+        copy of the reserve, the ledger then moves the tokens between the AMM account and
+        the traders, and the pool adopts the resulting balance
+        (:meth:`~economics.market.ConstantProductPool.set_token_reserve`). The two
+        computations do the same arithmetic in different orders (the ledger sums many
+        accounts' pro-rata shares), so they differ by rounding, and that rounding is of
+        the order of the *amounts moved*, not of the reserve left: near 1e15 tokens it is
+        ~0.1 token, which after a collapse of the reserve is no small fraction of it. So
+        the agreement is checked against ``scale_tokens`` (reserve before the trade plus
+        the tokens moved both ways, tokens), with ``AMM_LEDGER_RTOL``; a larger gap is a
+        bug, not rounding, and raises.
+        """
+        ledger_tokens = float(self.ledger.balance[self.amm])
+        pool_tokens = self.pool.token_reserve_tokens
+        if not abs(ledger_tokens - pool_tokens) <= AMM_LEDGER_RTOL * scale_tokens:
+            raise LedgerError(
+                f"epoch {self.epoch}: AMM token reserve {pool_tokens!r} != AMM account "
+                f"balance {ledger_tokens!r} after trading {scale_tokens!r} tokens; the market "
+                "and the ledger went out of step (please report)"
+            )
+        self.pool.set_token_reserve(ledger_tokens)
+
     def _check_invariants(self) -> None:
-        """Cheap checks every epoch (the AMM's token reserve is the AMM account's balance);
-        the ledger's full O(N) check when ``check`` is set."""
+        """Cheap checks every epoch (the AMM's token reserve is the AMM account's balance,
+        exactly: every trade ends with :meth:`_sync_amm_reserve`); the ledger's full O(N)
+        check when ``check`` is set."""
         reserve = self.pool.token_reserve_tokens
         bal = float(self.ledger.balance[self.amm])
-        if not math.isclose(reserve, bal, rel_tol=1e-9, abs_tol=1e-6):
+        if reserve != bal:
             raise LedgerError(
                 f"epoch {self.epoch}: AMM token reserve {reserve!r} != AMM account balance "
                 f"{bal!r}; the market and the ledger went out of step (please report)"
@@ -1474,6 +1698,56 @@ class _TrailShape:
     trained_epoch: int
     credit: np.ndarray
     distinct_owners: float
+
+
+def _fee_split(spec: Any) -> FeeSplit:
+    """The scenario's fee split (``tokenomics.fee_split``). The schema accepts shares
+    summing to 1 within 1e-9, the fee formulas within 1e-12: shares outside the latter are
+    renormalised to sum to 1, so no fee is created or lost in the split."""
+    shares = (spec.builder, spec.stakers, spec.contributors, spec.burn)
+    total = math.fsum(shares)
+    if abs(total - 1.0) > SPLIT_TOLERANCE:
+        shares = tuple(v / total for v in shares)
+    return FeeSplit(*shares)
+
+
+def tx_count(value: float) -> int:
+    """A number of transactions of one kind in one epoch, for the chain: ``value``
+    rounded, bounded to [0, :data:`MAX_TX_PER_KIND_PER_EPOCH`] *before* the int cast (a
+    count derived from floats, e.g. inferences × payout recipients under the ``stream``
+    policy, must not reach the chain's int64 arithmetic unbounded); NaN counts 0."""
+    v = float(value)
+    if not v > 0:  # also NaN
+        return 0
+    return round(min(v, float(MAX_TX_PER_KIND_PER_EPOCH)))
+
+
+def _ledger_sum(amounts: np.ndarray) -> float:
+    """Σ ``amounts`` added as the ledger nets a batch's rows of one account: a sequential
+    ``np.bincount`` (tokens)."""
+    if amounts.size == 0:
+        return 0.0
+    return float(np.bincount(np.zeros(amounts.size, np.int64), weights=amounts)[0])
+
+
+def _fit_sum(amounts: np.ndarray, balance: float) -> np.ndarray:
+    """``amounts`` (tokens, >= 0), already scaled to about ``balance``, nudged down until
+    the ledger's own sum of them fits in ``balance``. A relative margin cannot do it for
+    subnormal dust (e.g. 2e-320 tokens left in a pool), whose spacing is absolute: each
+    step lowers every amount by one ulp, and a step or two suffices."""
+    out = np.asarray(amounts, dtype=np.float64)
+    while _ledger_sum(out) > balance:
+        out = np.nextafter(out, 0.0)
+    return out
+
+
+def _paid_fraction(paid_tokens: float, due_tokens: float) -> float:
+    """Share of the fees due that payers actually paid: 1 unless they fell short by more
+    than rounding (a thin market sold them less than they needed), so routing never
+    passes on fees nobody paid."""
+    if due_tokens > 0 and paid_tokens < due_tokens * (1.0 - 1e-9):
+        return paid_tokens / due_tokens
+    return 1.0
 
 
 def _grow(arr: np.ndarray, size: int, fill: Any = 0) -> np.ndarray:

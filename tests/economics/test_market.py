@@ -453,3 +453,32 @@ def test_order_flow_sample_errors():
     with pytest.raises(OrderFlowError, match="Generator"):
         flow.sample(3, 42)  # type: ignore[arg-type]
     assert issubclass(OrderFlowError, ValueError)
+
+
+def test_order_flow_draw_carries_the_walk_and_checks_its_inputs():
+    flow = OrderFlow(100.0, volatility=0.5, sell_share=0.5, persistent=True)
+    rng = np.random.default_rng(1)
+    value, walk = flow.draw(0, rng)
+    assert np.isfinite(value) and value != 0 and np.isfinite(walk)
+    # two normals per epoch, whatever the parameters: common random numbers across epochs
+    a, b = np.random.default_rng(2), np.random.default_rng(2)
+    OrderFlow(1.0, sell_share=0.0).draw(0, a)
+    OrderFlow(5.0, volatility=2.0, sell_share=1.0).draw(0, b)
+    assert a.random() == b.random()
+    with pytest.raises(OrderFlowError, match="epoch"):
+        flow.draw(-1, rng)
+    with pytest.raises(OrderFlowError, match="Generator"):
+        flow.draw(0, 42)  # type: ignore[arg-type]
+    with pytest.raises(OrderFlowError, match="overflows"):
+        OrderFlow(1.0, drift_per_epoch=50.0).draw(100, rng)
+
+
+def test_set_token_reserve_adopts_the_ledger_figure_and_refuses_bad_values():
+    pool = ConstantProductPool(1_000.0, 500.0)
+    pool.set_token_reserve(999.9999999)
+    assert pool.token_reserve_tokens == 999.9999999 and pool.cash_reserve_usd == 500.0
+    assert pool.total_volume_usd == 0.0  # not a trade
+    for bad in (0.0, -1.0, math.nan, math.inf):
+        with pytest.raises(MarketError, match="set_token_reserve"):
+            pool.set_token_reserve(bad)
+    assert pool.token_reserve_tokens == 999.9999999
