@@ -21,9 +21,14 @@ to ``typer.testing.CliRunner`` alike. Genuine bugs (any other exception) still r
 
 from __future__ import annotations
 
+import contextlib
 import enum
+import json
+import signal
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -42,6 +47,9 @@ USAGE_EXIT = 2
 
 USER_ERROR_EXIT = 1
 """Exit status for ledgerlab user errors raised while a command runs."""
+
+INTERRUPTED_EXIT = 128 + signal.SIGINT
+"""Exit status after Ctrl-C (SIGTERM exits with 128 + 15)."""
 
 
 def is_user_error(exc: BaseException) -> bool:
@@ -65,6 +73,37 @@ def _fail(message: str, status: int) -> NoReturn:
     sys.exit(status)
 
 
+class _Interrupted(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C's KeyboardInterrupt (a command can tell them apart)."""
+
+
+@dataclass
+class _Signals:
+    """Which signal interrupted a command (typer reports any interrupt as exit code 130)."""
+
+    terminated: bool = False
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[_Signals]:
+    """While a command runs (in the main thread), SIGTERM is handled like SIGINT: it raises
+    KeyboardInterrupt, so every ``finally`` and partial-folder cleanup runs."""
+    seen = _Signals()
+    if threading.current_thread() is not threading.main_thread():
+        yield seen
+        return
+
+    def on_sigterm(signum: int, frame: Any) -> NoReturn:
+        seen.terminated = True
+        raise _Interrupted
+
+    previous = signal.signal(signal.SIGTERM, on_sigterm)
+    try:
+        yield seen
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 class LedgerlabGroup(TyperGroup):
     """Typer's command group with ledgerlab's error reporting (see the module docstring)."""
 
@@ -86,13 +125,14 @@ class LedgerlabGroup(TyperGroup):
                 **extra,
             )
         try:
-            rv = super().main(
-                args=args,
-                prog_name=prog_name,
-                complete_var=complete_var,
-                standalone_mode=False,
-                **extra,
-            )
+            with _sigterm_as_interrupt() as seen:
+                rv = super().main(
+                    args=args,
+                    prog_name=prog_name,
+                    complete_var=complete_var,
+                    standalone_mode=False,
+                    **extra,
+                )
         except typer.TyperException as exc:
             # Usage errors (bad flag, bad value, unknown command) carry exit code 2 and
             # the context of the command they concern.
@@ -109,7 +149,11 @@ class LedgerlabGroup(TyperGroup):
                 raise
             _fail(str(exc), USER_ERROR_EXIT)
         # In non-standalone mode click returns the exit code of ctx.exit()/--help, or the
-        # command's return value (None for our commands).
+        # command's return value (None for our commands); typer returns 130 for an interrupt.
+        if rv == INTERRUPTED_EXIT:
+            if seen.terminated:
+                _fail("terminated (SIGTERM); no partial output was left", 128 + signal.SIGTERM)
+            _fail("interrupted; no partial output was left", INTERRUPTED_EXIT)
         sys.exit(rv if isinstance(rv, int) else 0)
 
 
@@ -126,8 +170,24 @@ app = typer.Typer(
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from ledgerlab import __version__
+
+        typer.echo(f"ledgerlab {__version__}")
+        raise typer.Exit(0)
+
+
 @app.callback(invoke_without_command=True)
-def _root(ctx: typer.Context) -> None:
+def _root(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
     """ledgerlab: simulate AI data-attribution economies before a launch."""
     if ctx.invoked_subcommand is None:
         typer.echo(ctx.get_help())
@@ -195,63 +255,44 @@ def _fail_scenario(error: ScenarioError) -> NoReturn:
     raise typer.Exit(USER_ERROR_EXIT)
 
 
-def _load_file(file: Path, variant: str | None) -> Scenario:
-    """A scenario file, or one variant of a variant file (``--variant NAME``)."""
-    from ledgerlab.scenarios import Problem, ScenarioError, load
-    from ledgerlab.scenarios.variants import is_variant_file, load_variants
+def _problem(file: str, path: str, message: str) -> ScenarioError:
+    from ledgerlab.scenarios import Problem, ScenarioError
 
-    if not is_variant_file(file):
+    return ScenarioError([Problem(file, None, None, path, message)])
+
+
+def _load_file(ref: str, variant: str | None) -> Scenario:
+    """A scenario file or shipped name, or one variant of a variant file (``--variant``)."""
+    from ledgerlab.scenarios.library import load_scenario_or_variants, resolve
+
+    loaded = load_scenario_or_variants(resolve(ref))
+    if not hasattr(loaded, "variants"):
         if variant is not None:
-            raise ScenarioError(
-                [
-                    Problem(
-                        str(file),
-                        None,
-                        None,
-                        "",
-                        "--variant needs a variant file (a file with 'base:' and 'variants:')",
-                    )
-                ]
+            raise _problem(
+                ref, "", "--variant needs a variant file (a file with 'base:' and 'variants:')"
             )
-        return load(file)
-    vs = load_variants(file)
+        return loaded  # type: ignore[return-value]
+    names = ", ".join(loaded.variants)
     if variant is None:
-        raise ScenarioError(
-            [
-                Problem(
-                    str(file),
-                    None,
-                    None,
-                    "variants",
-                    "this is a variant file: choose one "
-                    f"with --variant ({', '.join(vs.variants)}), or run them all with "
-                    "`ledgerlab compare`",
-                )
-            ]
+        raise _problem(
+            ref,
+            "variants",
+            f"this is a variant file: choose one with --variant ({names}), or run them all "
+            "with `ledgerlab compare`",
         )
-    if variant not in vs.variants:
-        raise ScenarioError(
-            [
-                Problem(
-                    str(file),
-                    None,
-                    None,
-                    "variants",
-                    f"no variant '{variant}'; choose one of {', '.join(vs.variants)}",
-                )
-            ]
-        )
-    return vs.variants[variant]
+    if variant not in loaded.variants:
+        raise _problem(ref, "variants", f"no variant '{variant}'; choose one of {names}")
+    return loaded.variants[variant]
 
 
 def _resolve_scenario(
-    file: Path,
+    ref: str,
     sets: Sequence[str],
     epochs: int | None,
     seed: int | None,
     variant: str | None = None,
 ) -> Scenario:
-    """Load and validate ``file`` (a variant of it with ``variant``), then apply ``--set``
+    """Load and validate ``ref`` (a variant of it with ``variant``), then apply ``--set``
     overrides, then ``--epochs`` and ``--seed`` (which win over a ``--set`` of the same
     field).
 
@@ -259,18 +300,16 @@ def _resolve_scenario(
     """
     from ledgerlab.scenarios import ScenarioError, apply_overrides, parse_set_option
 
-    scenario = _load_file(file, variant)
-    problems = []
     overrides: dict[str, Any] = {}
     for option in sets:
         try:
             path, value = parse_set_option(option)
         except ScenarioError as error:
-            problems.extend(error.problems)
-            continue
+            raise typer.BadParameter(
+                "; ".join(p.message for p in error.problems), param_hint="'--set'"
+            ) from None
         overrides[path] = value
-    if problems:
-        raise ScenarioError(problems)
+    scenario = _load_file(ref, variant)
     scenario = apply_overrides(scenario, overrides, source="--set")
     if epochs is not None:
         scenario = apply_overrides(scenario, {"epochs": epochs}, source="--epochs")
@@ -288,24 +327,71 @@ def _describe(scenario: Scenario) -> str:
     )
 
 
+def default_run_folder(scenario: Scenario) -> Path:
+    """``results/<name>-<hash>``: a folder unique to the resolved scenario, so runs that
+    differ by any field (a ``--set``, the seed, the horizon) never overwrite each other."""
+    from ledgerlab.scenarios import to_yaml
+    from ledgerlab.sim.output import unique_name
+
+    return Path("results") / unique_name(scenario.name, to_yaml(scenario))
+
+
+def _say(quiet: bool, message: str) -> None:
+    """An informational line on stderr, unless ``--quiet``."""
+    if not quiet:
+        typer.echo(message, err=True)
+
+
+SCENARIO_HELP = "Scenario: a shipped name (see `ledgerlab scenarios`) or a YAML file."
+QuietOption = Annotated[
+    bool,
+    typer.Option(
+        "--quiet",
+        "-q",
+        help="Print nothing but errors and, on stdout, the folder written (for scripts).",
+    ),
+]
+JsonOption = Annotated[
+    bool,
+    typer.Option("--json", help="Print the summary as JSON on stdout and nothing else there."),
+]
+ProgressOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--progress/--no-progress",
+        help="Show a progress bar on stderr (default: only when stderr is a terminal).",
+        show_default=False,
+    ),
+]
+ForceOption = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Replace an earlier run folder that also holds your own files; only "
+        "ledgerlab's files are replaced, yours are kept.",
+    ),
+]
+EpochsOption = Annotated[
+    int | None, typer.Option(min=1, max=100_000, help="Override the horizon (epochs, 1-100000).")
+]
+
+
 @app.command("run")
 def run_command(
-    file: Annotated[Path, typer.Argument(help="Scenario YAML file (see `ledgerlab scenarios`).")],
+    scenario_ref: Annotated[str, typer.Argument(metavar="SCENARIO", help=SCENARIO_HELP)],
     out: Annotated[
         Path | None,
         typer.Option(
-            file_okay=False,
-            dir_okay=True,
-            help="Run folder to write, replaced atomically (default: results/<scenario name>).",
+            help="Run folder to write: a new folder, or an earlier ledgerlab run folder "
+            "(default: results/<scenario name>-<hash of the resolved scenario>).",
             show_default=False,
         ),
     ] = None,
     seed: Annotated[
-        int | None, typer.Option(help="Override the scenario's master seed (integer).")
+        int | None,
+        typer.Option(min=0, max=2**63 - 1, help="Override the master seed (integer >= 0)."),
     ] = None,
-    epochs: Annotated[
-        int | None, typer.Option(help="Override the scenario's horizon (epochs, >= 1).")
-    ] = None,
+    epochs: EpochsOption = None,
     set_: Annotated[
         list[str] | None,
         typer.Option(
@@ -321,19 +407,22 @@ def run_command(
         bool,
         typer.Option("--check", help="Check every ledger invariant at every epoch (slower)."),
     ] = False,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Show a progress bar over epochs.")
-    ] = True,
+    progress: ProgressOption = None,
     variant: Annotated[
         str | None,
-        typer.Option(help="Variant to run, when FILE is a variant file (base + variants)."),
+        typer.Option(help="Variant to run, when SCENARIO is a variant file (base + variants)."),
     ] = None,
+    force: ForceOption = False,
+    quiet: QuietOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Simulate a scenario and write its run folder.
 
     Writes timeseries.parquet, agents.parquet, summary.json,
     scenario.resolved.yaml and dashboard.png into the run folder, all or
-    nothing (a failed run leaves no folder), then prints the headline KPIs.
+    nothing (a failed or interrupted run leaves no folder), then prints the
+    headline KPIs. An existing folder that ledgerlab did not write is never
+    touched.
 
     An invalid scenario or override is reported with its file:line:column;
     nothing is then run or written.
@@ -341,48 +430,62 @@ def run_command(
     from ledgerlab.scenarios import ScenarioError
 
     try:
-        scenario = _resolve_scenario(file, set_ or [], epochs, seed, variant)
+        scenario = _resolve_scenario(scenario_ref, set_ or [], epochs, seed, variant)
     except ScenarioError as error:
         _fail_scenario(error)
 
-    from ledgerlab.analysis.dashboard import plot_dashboard
-    from ledgerlab.analysis.results import kpi_table
-    from ledgerlab.sim.output import write_run
+    from ledgerlab.sim.output import check_target, clean_json, write_run
     from ledgerlab.sim.run import run as simulate
 
-    target = out if out is not None else Path("results") / scenario.name
-    typer.echo(f"running {file} ({_describe(scenario)}, seed {scenario.seed})", err=True)
-    result = simulate(scenario, progress=progress, check=check)
+    target = out if out is not None else default_run_folder(scenario)
+    state = check_target(target, force=force)  # refuse before a long run, not after
+    quiet = quiet or as_json
+    _say(quiet, f"running {scenario_ref} ({_describe(scenario)}, seed {scenario.seed})")
+    show = progress if progress is not None else (not quiet and sys.stderr.isatty())
+    result = simulate(scenario, progress=show, check=check)
 
     def dashboard(path: Path) -> None:
+        from ledgerlab.analysis.dashboard import plot_dashboard
+
         plot_dashboard(result.timeseries, path)
 
-    written = write_run(result, target, extra={"dashboard.png": dashboard})
-    typer.echo(kpi_table(result.summary))
-    typer.echo(f"wrote {written}")
+    written = write_run(
+        result, target, extra={"dashboard.png": dashboard}, force=force, state=state
+    )
+    if as_json:
+        typer.echo(json.dumps(clean_json({**result.summary, "run_folder": str(written)})))
+    elif quiet:
+        typer.echo(str(written))
+    else:
+        from ledgerlab.analysis.results import kpi_table
+
+        typer.echo(kpi_table(result.summary))
+        typer.echo(f"wrote {written}")
 
 
 @app.command("validate")
 def validate_command(
-    file: Annotated[Path, typer.Argument(help="Scenario YAML file to check.")],
+    scenario_ref: Annotated[str, typer.Argument(metavar="SCENARIO", help=SCENARIO_HELP)],
 ) -> None:
-    """Check a scenario file without running it.
+    """Check a scenario (or variant) file without running it.
 
     Prints ``ok: FILE (name, epochs, engine, defences)``, or every problem as
     ``file:line:column: field.path: message`` and exits with status 1.
+    The file is read once, so a pipe works (``ledgerlab validate /dev/stdin``).
     """
-    from ledgerlab.scenarios import ScenarioError, load
-    from ledgerlab.scenarios.variants import is_variant_file, load_variants
+    from ledgerlab.scenarios import ScenarioError
+    from ledgerlab.scenarios.library import load_scenario_or_variants, resolve
 
     try:
-        if is_variant_file(file):
-            vs = load_variants(file)
-            typer.echo(f"ok: {file} (base {vs.base.name}; variants {', '.join(vs.variants)})")
-            return
-        scenario = load(file)
+        loaded = load_scenario_or_variants(resolve(scenario_ref))
     except ScenarioError as error:
         _fail_scenario(error)
-    typer.echo(f"ok: {file} ({_describe(scenario)})")
+    if hasattr(loaded, "variants"):
+        typer.echo(
+            f"ok: {scenario_ref} (base {loaded.base.name}; variants {', '.join(loaded.variants)})"
+        )
+        return
+    typer.echo(f"ok: {scenario_ref} ({_describe(loaded)})")  # type: ignore[arg-type]
 
 
 @app.command("compare")
@@ -449,28 +552,60 @@ def _leading_comment(text: str) -> str:
 
 
 @app.command("scenarios")
-def scenarios_command() -> None:
+def scenarios_command(
+    copy: Annotated[
+        str | None,
+        typer.Option(
+            "--copy", metavar="NAME", help="Copy the shipped scenario NAME into FOLDER to edit it."
+        ),
+    ] = None,
+    folder: Annotated[
+        Path, typer.Argument(help="Where --copy puts the file (default: here).")
+    ] = Path("."),
+) -> None:
     """List the scenarios shipped with ledgerlab and the question each one answers.
 
-    Run one with ``ledgerlab run <path>``; the paths printed are where the installed
-    package keeps them (copy one to start your own).
+    Run one by name (``ledgerlab run baseline``); ``--copy NAME [FOLDER]`` copies
+    one out to start your own (an existing file is never overwritten).
     """
-    from importlib.resources import as_file, files
+    from ledgerlab.scenarios.library import copy_scenario, shipped
 
-    package = files("ledgerlab.scenarios")
-    entries = sorted(
-        (item for item in package.iterdir() if item.name.endswith((".yaml", ".yml"))),
-        key=lambda item: item.name,
-    )
-    if not entries:
-        typer.echo("no scenarios shipped (the scenarios package holds no .yaml files)")
+    if copy is not None:
+        typer.echo(f"wrote {copy_scenario(copy, folder)}")
         return
-    width = max(len(item.name) for item in entries)
-    for item in entries:
-        question = _leading_comment(item.read_text(encoding="utf-8")) or "(no question comment)"
-        typer.echo(f"{item.name:<{width}}  {question}")
-    with as_file(package) as folder:
-        typer.echo(f"\n(in {folder}; run one with: ledgerlab run {folder / entries[0].name})")
+    from ledgerlab.scenarios.variants import is_variant_file
+
+    entries = shipped()
+    width = max(len(name) for name in entries)
+    for name, path in entries.items():
+        question = _leading_comment(path.read_text(encoding="utf-8")) or "(no question comment)"
+        typer.echo(f"{name:<{width}}  {question}")
+    plain = [name for name, path in entries.items() if not is_variant_file(path)]
+    example = "baseline" if "baseline" in plain else plain[0]
+    typer.echo(
+        f"\nrun one by name: ledgerlab run {example}; copy one to edit: "
+        f"ledgerlab scenarios --copy {example}"
+    )
+
+
+@app.command("schema")
+def schema_command(
+    markdown: Annotated[
+        bool,
+        typer.Option("--markdown", help="Print the field reference (docs/scenarios.md) instead."),
+    ] = False,
+) -> None:
+    """Print the scenario JSON Schema (for editor completion and validation).
+
+    Point your editor's YAML language server at it, e.g. save it with
+    ``ledgerlab schema > ledgerlab.schema.json``.
+    """
+    from ledgerlab.scenarios.reference import json_schema, markdown_reference
+
+    if markdown:
+        sys.stdout.write(markdown_reference())
+    else:
+        typer.echo(json.dumps(json_schema(), indent=2))
 
 
 def main() -> None:

@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -261,55 +259,18 @@ def plot(frame: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
     return out
 
 
-def write(frame: pd.DataFrame, out_dir: str | os.PathLike[str]) -> Path:
+def write(frame: pd.DataFrame, out_dir: str | os.PathLike[str], *, force: bool = False) -> Path:
     """Write ``tokenomics.csv``, ``tokenomics.parquet`` and ``tokenomics.png`` into
-    ``out_dir`` atomically and return ``out_dir``.
+    ``out_dir``, all or nothing, and return ``out_dir``.
 
-    The files are written into a fresh temporary folder next to ``out_dir`` (same parent,
-    so the same filesystem), which is then renamed to ``out_dir``; an existing ``out_dir``
-    is swapped out and removed only after the new one is in place. A failure leaves no
-    partial folder behind. To avoid deleting anything it did not write, an existing
-    ``out_dir`` must hold nothing but these three files.
+    ``out_dir`` may be new, empty, or a folder ledgerlab wrote earlier; anything else is
+    refused and left untouched (see :func:`ledgerlab.sim.output.atomic_dir`).
     """
+    from ledgerlab.sim.output import atomic_dir
+
     _check_frame(frame, "tokenomics write")
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir():
-        raise TokenomicsError(
-            f"tokenomics write: {str(out)!r} exists and is not a folder; choose another --out"
-        )
-    if out.is_dir():
-        foreign = sorted(p.name for p in out.iterdir() if p.name not in OUTPUT_FILES)
-        if foreign:
-            raise TokenomicsError(
-                f"tokenomics write: refusing to replace {str(out)!r}: it holds files not "
-                f"written by ledgerlab tokenomics ({', '.join(foreign[:5])}); choose an empty "
-                "or new --out folder"
-            )
-    parent = out.absolute().parent
-    try:
-        parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise TokenomicsError(
-            f"tokenomics write: cannot create the parent folder {str(parent)!r}: {exc}"
-        ) from exc
-    tmp = parent / f".{out.name}.tmp-{uuid.uuid4().hex[:12]}"
-    tmp.mkdir()  # unlike tempfile.mkdtemp, honours the umask (not 0700)
-    try:
+    with atomic_dir(out_dir, force=force, kind="tokenomics") as tmp:
         frame.to_csv(tmp / "tokenomics.csv", index=False)
         frame.to_parquet(tmp / "tokenomics.parquet", index=False)
         plot(frame, tmp / "tokenomics.png")
-        if out.exists():
-            old = parent / f".{out.name}.old-{uuid.uuid4().hex[:12]}"
-            os.replace(out, old)
-            try:
-                os.replace(tmp, out)
-            except BaseException:
-                os.replace(old, out)
-                raise
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out
+    return Path(out_dir)

@@ -12,10 +12,18 @@ import shutil
 from os import PathLike
 from pathlib import Path
 
-from ledgerlab.scenarios.loader import Problem, ScenarioError, load
+from ledgerlab.scenarios.loader import Problem, ScenarioError
 from ledgerlab.scenarios.schema import Scenario
+from ledgerlab.scenarios.variants import VariantSet, load_any
 
-__all__ = ["SHIPPED_DIR", "copy_scenario", "load_scenario", "resolve", "shipped"]
+__all__ = [
+    "SHIPPED_DIR",
+    "copy_scenario",
+    "load_scenario",
+    "load_scenario_or_variants",
+    "resolve",
+    "shipped",
+]
 
 SHIPPED_DIR = Path(__file__).resolve().parent
 """The folder holding the shipped scenario and sweep files."""
@@ -61,11 +69,31 @@ def resolve(ref: str | PathLike[str]) -> Path:
     )
 
 
+def load_scenario_or_variants(ref: str | PathLike[str]) -> Scenario | VariantSet:
+    """A scenario or a variant file (a shipped name or a path), read once, validated."""
+    return load_any(resolve(ref))
+
+
 def load_scenario(ref: str | PathLike[str] | Scenario) -> Scenario:
     """A validated :class:`Scenario` from a shipped name, a YAML path, or a Scenario."""
     if isinstance(ref, Scenario):
         return ref
-    return load(resolve(ref))
+    loaded = load_scenario_or_variants(ref)
+    if isinstance(loaded, VariantSet):
+        raise ScenarioError(
+            [
+                Problem(
+                    str(ref),
+                    None,
+                    None,
+                    "variants",
+                    "is a variant file (base + variants), not one scenario: pick one of "
+                    f"{', '.join(loaded.variants)} (`ledgerlab run FILE --variant NAME`) or run "
+                    "them all with `ledgerlab compare`",
+                )
+            ]
+        )
+    return loaded
 
 
 def copy_scenario(name: str, folder: str | PathLike[str] = ".") -> Path:

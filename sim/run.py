@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,9 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ledgerlab.scenarios import Scenario, apply_overrides
+from ledgerlab.scenarios.library import load_scenario
 from ledgerlab.sim.model import EconomyModel, resolve_scenario
-from ledgerlab.sim.output import write_run
+from ledgerlab.sim.output import check_target, write_run
 
 
 @dataclass
@@ -40,22 +42,31 @@ def run(
     epochs: int | None = None,
     seed: int | None = None,
     out: str | Path | None = None,
-    progress: bool = True,
+    progress: bool | None = None,
     check: bool = False,
     overrides: dict[str, Any] | None = None,
     run_id: str | None = None,
+    force: bool = False,
 ) -> RunResult:
-    """Simulate ``scenario`` (a Scenario, a YAML path or None for the baseline).
+    """Simulate ``scenario``: a Scenario, a shipped scenario's name (``"baseline"``), a YAML
+    path, or None for the baseline defaults.
 
     Args:
         epochs: Override the scenario's horizon (epochs).
         seed: Override the scenario's seed.
-        out: If given, write the run folder there atomically (see ``sim.output``).
-        progress: Show a progress bar over epochs (tqdm, on stderr).
+        out: If given, write the run folder there, all or nothing (see
+            ``ledgerlab.sim.output``: only a new folder, an empty one or an earlier ledgerlab
+            folder is accepted; this is checked before simulating).
+        progress: Show a progress bar over epochs (tqdm, on stderr); default: only when
+            stderr is a terminal.
         check: Full ledger invariant check every epoch.
         overrides: Extra dotted-path overrides (``{"population.providers": 50}``).
         run_id: Identifier stored in every table (default: the scenario name).
+        force: With ``out``, replace an earlier run folder that also holds your own files,
+            keeping those files.
     """
+    if isinstance(scenario, str | Path):
+        scenario = load_scenario(scenario)
     sc = resolve_scenario(scenario, overrides or {})
     extra: dict[str, Any] = {}
     if epochs is not None:
@@ -64,7 +75,10 @@ def run(
         extra["seed"] = seed
     if extra:
         sc = apply_overrides(sc, extra)
+    state = check_target(out, force=force) if out is not None else None
     model = EconomyModel(sc, check=check)
+    if progress is None:
+        progress = sys.stderr.isatty()
     bar = tqdm(total=sc.epochs, desc=sc.name, unit="epoch", disable=not progress, leave=False)
     try:
         while model.running:
@@ -81,5 +95,5 @@ def run(
     summary = {"run_id": rid, **model.summary()}
     result = RunResult(timeseries=ts, agents=agents, summary=summary, scenario=sc)
     if out is not None:
-        result.path = write_run(result, out)
+        result.path = write_run(result, out, force=force, state=state)
     return result

@@ -17,6 +17,7 @@ import ledgerlab.analysis.dashboard as dashboard_module
 from ledgerlab.analysis.cli import _leading_comment, app
 from ledgerlab.analysis.results import kpi_table, load
 from ledgerlab.scenarios import load as load_scenario
+from ledgerlab.sim.output import MARKER
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 RUN_FILES = {
@@ -48,9 +49,9 @@ def test_run_writes_the_run_folder_and_prints_the_kpis(
         app, ["run", BASELINE, "--epochs", "3", "--seed", "9", "--no-progress", *TINY]
     )
     assert result.exit_code == 0, result.output
-    folder = Path("results") / "baseline"  # default: results/<scenario name>
-    assert {p.name for p in folder.iterdir()} == RUN_FILES
-    assert [p.name for p in Path("results").iterdir()] == ["baseline"]  # no temp leftovers
+    [folder] = Path("results").iterdir()  # default: results/<name>-<hash>; no temp leftovers
+    assert re.fullmatch(r"baseline-[0-9a-f]{8}", folder.name)
+    assert {p.name for p in folder.iterdir()} == {*RUN_FILES, MARKER}
     png = (folder / "dashboard.png").read_bytes()
     assert png[:8] == PNG_MAGIC and len(png) > 20_000
     summary = json.loads((folder / "summary.json").read_text())
@@ -79,8 +80,9 @@ def test_a_failure_while_writing_leaves_no_folder(
 
     monkeypatch.setattr(dashboard_module, "plot_dashboard", broken)
     out = tmp_path / "out" / "run"
-    result = runner.invoke(app, ["run", BASELINE, "--epochs", "3", "--out", str(out), *TINY])
-    assert re.search(r"\d/3 \[.*epoch/s", result.stderr)  # the progress bar, on by default
+    options = ["--epochs", "3", "--out", str(out), "--progress", *TINY]
+    result = runner.invoke(app, ["run", BASELINE, *options])
+    assert re.search(r"\d/3 \[.*epoch/s", result.stderr)  # the progress bar, asked for
     assert isinstance(result.exception, RuntimeError)  # a bug keeps its traceback...
     assert not out.exists()  # ...but no half-written run folder is left behind
     assert list((tmp_path / "out").iterdir()) == []
@@ -118,10 +120,7 @@ def test_every_problem_gets_its_own_line(tmp_path: Path) -> None:
     ("options", "message"),
     [
         (["--set", "population.nope=3"], r"error: --set: population\.nope: unknown field 'nope'"),
-        (["--set", "population.providers"], "error: --set: expected PATH=VALUE"),
         (["--set", "population.providers=-5"], r"error: --set: population\.providers: must be"),
-        (["--epochs", "0"], r"error: --epochs: epochs: must be ≥ 1 \(got 0\)"),
-        (["--seed", "-1"], r"error: --seed: seed: must be ≥ 0 \(got -1\)"),
     ],
 )
 def test_bad_options_fail_cleanly(tmp_path: Path, options: list[str], message: str) -> None:
@@ -131,9 +130,27 @@ def test_bad_options_fail_cleanly(tmp_path: Path, options: list[str], message: s
     _clean_failure(result, tmp_path)
 
 
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--set", "population.providers"], r"--set.*expected PATH=VALUE"),
+        (["--epochs", "0"], r"'--epochs': Input should be greater than or equal to 1"),
+        (["--seed", "-1"], r"'--seed': Input should be greater than or equal to 0"),
+        (["--bogus"], r"No such option: --bogus"),
+    ],
+)
+def test_usage_errors_exit_2(tmp_path: Path, options: list[str], message: str) -> None:
+    result = runner.invoke(app, ["run", BASELINE, "--out", str(tmp_path / "o"), *options])
+    assert result.exit_code == 2, result.output
+    assert re.match(r"error: ledgerlab run: ", result.stderr)
+    assert re.search(message, result.stderr), result.stderr
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.output
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_missing_file_fails_cleanly(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "o")])
-    assert "nope.yaml: file not found" in result.stderr
+    assert "nope.yaml: no such file" in result.stderr
     _clean_failure(result, tmp_path)
 
 
@@ -152,13 +169,14 @@ def test_scenarios_lists_every_shipped_file_with_its_question() -> None:
     result = runner.invoke(app, ["scenarios"])
     assert result.exit_code == 0, result.output
     shipped = sorted(
-        p.name for p in files("ledgerlab.scenarios").iterdir() if p.name.endswith(".yaml")
+        p.name[:-5] for p in files("ledgerlab.scenarios").iterdir() if p.name.endswith(".yaml")
     )
-    assert {"baseline.yaml", "label_flip.yaml", "sybil_farming.yaml"} <= set(shipped)
+    assert {"baseline", "label_flip", "sybil_farming"} <= set(shipped)
     listed = [line for line in result.stdout.splitlines() if line.split(" ")[0] in shipped]
     assert [line.split(" ")[0] for line in listed] == shipped  # one line each, sorted
+    assert "ledgerlab run baseline" in result.stdout  # the hint works from any folder
     for name, line in zip(shipped, listed, strict=True):
-        text = (files("ledgerlab.scenarios") / name).read_text()
+        text = (files("ledgerlab.scenarios") / f"{name}.yaml").read_text()
         first = text.splitlines()[0]
         assert first.startswith("#"), f"{name} must start with its question"
         words = first.lstrip("#").replace("Question:", "").split()

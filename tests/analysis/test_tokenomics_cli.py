@@ -16,6 +16,7 @@ from ledgerlab.analysis import tokenomics as tk
 from ledgerlab.analysis.cli import app, is_user_error, main
 from ledgerlab.economics.emission import Constant, EmissionError
 from ledgerlab.economics.vesting import VestingError
+from ledgerlab.sim.output import MARKER, OutputError
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 runner = CliRunner()
@@ -98,7 +99,7 @@ def test_plot_writes_a_png(tmp_path: Path) -> None:
 def test_write_produces_the_three_files(tmp_path: Path) -> None:
     frame = tk.project(months=60)
     out = tk.write(frame, tmp_path / "nested" / "tokenomics")
-    assert sorted(p.name for p in out.iterdir()) == sorted(tk.OUTPUT_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*tk.OUTPUT_FILES, MARKER])
     pd.testing.assert_frame_equal(pd.read_parquet(out / "tokenomics.parquet"), frame)
     pd.testing.assert_frame_equal(pd.read_csv(out / "tokenomics.csv"), frame, check_exact=False)
     assert (out / "tokenomics.png").read_bytes()[:8] == PNG_MAGIC
@@ -136,12 +137,12 @@ def test_write_failure_leaves_no_partial_folder(
 
 def test_write_refuses_to_replace_a_folder_with_other_files(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("keep me")
-    with pytest.raises(tk.TokenomicsError, match=r"refusing to replace .*notes\.txt"):
+    with pytest.raises(OutputError, match=r"not empty .*notes\.txt.* not written by ledgerlab"):
         tk.write(tk.project(months=6), tmp_path)
     assert (tmp_path / "notes.txt").read_text() == "keep me"
     a_file = tmp_path / "file"
     a_file.write_text("x")
-    with pytest.raises(tk.TokenomicsError, match="is not a folder"):
+    with pytest.raises(OutputError, match="is not a folder"):
         tk.write(tk.project(months=6), a_file)
 
 
@@ -182,7 +183,7 @@ def test_cli_tokenomics_prints_the_table_and_writes_the_files(tmp_path: Path) ->
     assert len(by_month) == 24
     assert by_month["0"][1:4] == ["224.91", "0.00", "224.91"]
     assert by_month["12"][1:4] == ["18.66", "0.00", "347.06"]
-    assert sorted(p.name for p in out.iterdir()) == sorted(tk.OUTPUT_FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*tk.OUTPUT_FILES, MARKER])
     assert len(pd.read_parquet(out / "tokenomics.parquet")) == 24
     assert f"wrote {out / 'tokenomics.csv'}" in result.stdout
 
@@ -228,7 +229,7 @@ def test_cli_user_error_is_one_line_with_exit_code_1(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("keep me")
     result = runner.invoke(app, ["tokenomics", "--months", "6", "--out", str(tmp_path)])
     assert result.exit_code == 1
-    assert result.stderr.startswith("error: tokenomics write: refusing to replace")
+    assert result.stderr.startswith(f"error: output folder {tmp_path} exists, is not empty")
     assert len(result.stderr.strip().splitlines()) == 1
     assert "Traceback" not in result.output
     assert (tmp_path / "notes.txt").read_text() == "keep me"

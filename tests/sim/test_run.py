@@ -14,7 +14,8 @@ import pytest
 
 from ledgerlab import scenarios
 from ledgerlab.scenarios import Scenario, ScenarioError
-from ledgerlab.sim.model import KPI_NAMES, EconomyModel, ModelSetupError
+from ledgerlab.sim.model import KPI_NAMES, EconomyModel
+from ledgerlab.sim.output import MARKER, OutputError, atomic_dir
 from ledgerlab.sim.run import RunResult, run
 from tests.conftest import SCENARIO_DIR
 
@@ -68,7 +69,7 @@ def test_run_writes_its_folder(tmp_path: Path) -> None:
     out = tmp_path / "runs" / "first"
     res = run(None, epochs=5, overrides=SMALL, progress=False, out=out, check=True)
     assert res.path == out
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, MARKER])
     assert leftovers(out.parent) == ["first"]  # no temporary folder left beside it
     ts = pd.read_parquet(out / "timeseries.parquet")
     pd.testing.assert_frame_equal(ts, res.timeseries, check_exact=True)
@@ -86,13 +87,30 @@ def test_run_writes_its_folder(tmp_path: Path) -> None:
     assert scenarios.load(out / "scenario.resolved.yaml") == res.scenario
 
 
-def test_run_replaces_an_existing_folder_whole(tmp_path: Path) -> None:
+def test_run_replaces_an_earlier_run_folder_whole(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    out.mkdir()
-    (out / "stale.txt").write_text("from an older run")
+    out.mkdir()  # an empty folder is fine
     run(None, epochs=3, overrides=SMALL, progress=False, out=out)
-    assert sorted(p.name for p in out.iterdir()) == sorted(FILES)
+    run(None, epochs=2, overrides=SMALL, progress=False, out=out)  # an earlier run: replaced
+    assert sorted(p.name for p in out.iterdir()) == sorted([*FILES, MARKER])
+    assert len(pd.read_parquet(out / "timeseries.parquet")) == 2
     assert leftovers(tmp_path) == ["run"]
+
+
+def test_run_refuses_a_users_folder_before_simulating(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "thesis.tex").write_text("keep")
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("simulated although the output folder is refused")
+
+    monkeypatch.setattr(EconomyModel, "step", never)
+    with pytest.raises(OutputError, match="not written by ledgerlab"):
+        run(None, epochs=3, overrides=SMALL, progress=False, out=out)
+    assert [p.name for p in out.iterdir()] == ["thesis.tex"]
 
 
 # ------------------------------------------------------------------------------ bad inputs
@@ -158,11 +176,11 @@ BAD_INPUTS: dict[str, tuple[dict[str, Any], type[Exception], str]] = {
     "yaml-tag": ({"file": TAGGED_YAML}, ScenarioError, "bad.yaml:1:7: YAML tag"),
     "setup": (
         {"overrides": {"market.pool_liquidity_usd": 1e12}},
-        ModelSetupError,
-        "pool_liquidity_usd",
+        ScenarioError,
+        "pool_liquidity_usd: the AMM needs",
     ),
     "mid-run": ({"hook": _raise_mid_run}, RuntimeError, "boom at epoch 3"),
-    "mid-write": ({"hook": _raise_mid_write}, OSError, "disk full"),
+    "mid-write": ({"hook": _raise_mid_write}, OutputError, "disk full"),
 }
 
 
@@ -179,9 +197,9 @@ def test_bad_inputs_raise_and_write_nothing(
     hook: Callable[[pytest.MonkeyPatch], list[int]] | None = spec.get("hook")
     seen = hook(monkeypatch) if hook else None
     out = tmp_path / "x"
-    if existing:
-        out.mkdir()
-        (out / "summary.json").write_text('{"from": "an earlier run"}')
+    if existing:  # an earlier ledgerlab run folder
+        with atomic_dir(out) as earlier:
+            (earlier / "summary.json").write_text('{"from": "an earlier run"}')
     with pytest.raises(error) as info:
         run(
             scenario,
@@ -192,7 +210,7 @@ def test_bad_inputs_raise_and_write_nothing(
         )
     assert message in str(info.value)
     if existing:  # the earlier run is untouched
-        assert [p.name for p in out.iterdir()] == ["summary.json"]
+        assert sorted(p.name for p in out.iterdir()) == [MARKER, "summary.json"]
         assert json.loads((out / "summary.json").read_text()) == {"from": "an earlier run"}
         assert leftovers(tmp_path, ("bad.yaml",)) == ["x"]
     else:
