@@ -262,27 +262,32 @@ def _problem(file: str, path: str, message: str) -> ScenarioError:
 
 
 def _load_file(ref: str, variant: str | None) -> Scenario:
-    """A scenario file or shipped name, or one variant of a variant file (``--variant``)."""
-    from ledgerlab.scenarios.library import load_scenario_or_variants, resolve
+    """A scenario file or shipped name, or one variant of a sweep file (``--variant``)."""
+    from ledgerlab.scenarios import Scenario
+    from ledgerlab.scenarios.library import load_scenario_or_sweep
 
-    loaded = load_scenario_or_variants(resolve(ref))
-    if not hasattr(loaded, "variants"):
+    loaded = load_scenario_or_sweep(ref)
+    if isinstance(loaded, Scenario):
         if variant is not None:
-            raise _problem(
-                ref, "", "--variant needs a variant file (a file with 'base:' and 'variants:')"
-            )
-        return loaded  # type: ignore[return-value]
+            raise _problem(ref, "", "--variant needs a sweep file (a file with 'base:')")
+        return loaded
     names = ", ".join(loaded.variants)
+    if len(loaded.points) > 1:
+        raise _problem(
+            ref,
+            "base",
+            f"this sweep file runs {loaded.outline()}; run it with `ledgerlab sweep {ref}`",
+        )
     if variant is None:
         raise _problem(
             ref,
             "variants",
-            f"this is a variant file: choose one with --variant ({names}), or run them all "
-            "with `ledgerlab compare`",
+            f"this is a sweep file: choose one variant with --variant ({names}), or run them "
+            f"all with `ledgerlab compare {ref}`",
         )
     if variant not in loaded.variants:
         raise _problem(ref, "variants", f"no variant '{variant}'; choose one of {names}")
-    return loaded.variants[variant]
+    return loaded.variant_scenarios()[variant]
 
 
 def _resolve_scenario(
@@ -387,9 +392,15 @@ def run_command(
             show_default=False,
         ),
     ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option(min=0, max=2**63 - 1, help="Override the master seed (integer >= 0)."),
+    seeds: Annotated[
+        list[int] | None,
+        typer.Option(
+            "--seed",
+            min=0,
+            max=2**63 - 1,
+            help="Override the master seed (integer >= 0). For several seeds, run "
+            "replicates: ledgerlab sweep SCENARIO --replicates N.",
+        ),
     ] = None,
     epochs: EpochsOption = None,
     set_: Annotated[
@@ -429,6 +440,14 @@ def run_command(
     """
     from ledgerlab.scenarios import ScenarioError
 
+    if seeds and len(seeds) > 1:
+        raise typer.BadParameter(
+            f"given {len(seeds)} times; a run has one seed. For several seeds run replicates "
+            f"(paired, with intervals): ledgerlab sweep {scenario_ref} --replicates "
+            f"{len(seeds)}",
+            param_hint="'--seed'",
+        )
+    seed = seeds[0] if seeds else None
     try:
         scenario = _resolve_scenario(scenario_ref, set_ or [], epochs, seed, variant)
     except ScenarioError as error:
@@ -467,72 +486,345 @@ def run_command(
 def validate_command(
     scenario_ref: Annotated[str, typer.Argument(metavar="SCENARIO", help=SCENARIO_HELP)],
 ) -> None:
-    """Check a scenario (or variant) file without running it.
+    """Check a scenario or sweep file without running it.
 
-    Prints ``ok: FILE (name, epochs, engine, defences)``, or every problem as
+    Prints ``ok: FILE (name, epochs, engine, defences)`` (for a sweep: how many
+    runs it expands to, every one validated), or every problem as
     ``file:line:column: field.path: message`` and exits with status 1.
     The file is read once, so a pipe works (``ledgerlab validate /dev/stdin``).
     """
-    from ledgerlab.scenarios import ScenarioError
-    from ledgerlab.scenarios.library import load_scenario_or_variants, resolve
+    from ledgerlab.scenarios import Scenario, ScenarioError
+    from ledgerlab.scenarios.library import load_scenario_or_sweep
 
     try:
-        loaded = load_scenario_or_variants(resolve(scenario_ref))
+        loaded = load_scenario_or_sweep(scenario_ref)
     except ScenarioError as error:
         _fail_scenario(error)
-    if hasattr(loaded, "variants"):
-        typer.echo(
-            f"ok: {scenario_ref} (base {loaded.base.name}; variants {', '.join(loaded.variants)})"
-        )
+    if isinstance(loaded, Scenario):
+        typer.echo(f"ok: {scenario_ref} ({_describe(loaded)})")
         return
-    typer.echo(f"ok: {scenario_ref} ({_describe(loaded)})")  # type: ignore[arg-type]
+    typer.echo(
+        f"ok: {scenario_ref} (sweep over {loaded.base.name}: {loaded.outline()}; variants "
+        f"{', '.join(loaded.variants)})"
+    )
+
+
+# --------------------------------------------------------------------------------------
+# ledgerlab sweep / compare
+# --------------------------------------------------------------------------------------
+
+WorkersOption = Annotated[
+    int | None,
+    typer.Option(
+        "--workers",
+        min=1,
+        max=4096,
+        help="Local worker processes (1 = in this process; default: every core this "
+        "process may use). With --dask: the LocalCluster's workers.",
+        show_default=False,
+    ),
+]
+DaskOption = Annotated[
+    bool,
+    typer.Option(
+        "--dask",
+        help="Run on an embedded Dask LocalCluster (needs the optional 'cluster' extra).",
+    ),
+]
+ClusterOption = Annotated[
+    str | None,
+    typer.Option(
+        "--cluster",
+        metavar="ADDRESS",
+        envvar="DASK_SCHEDULER_ADDRESS",
+        show_envvar=True,
+        help="Run on an existing Dask scheduler, e.g. tcp://host:8786 (the workers need "
+        "this ledgerlab version; no shared file system is needed).",
+        show_default=False,
+    ),
+]
+ResumeOption = Annotated[
+    bool,
+    typer.Option(
+        "--resume",
+        help="Continue the sweep folder of an earlier, interrupted run of the same sweep: "
+        "finished runs are kept, the others (failed ones included) run.",
+    ),
+]
+SweepOutOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Sweep folder: a new folder, an earlier ledgerlab folder (replaced), or with "
+        "--resume the folder of an earlier run of this sweep (default: results/<sweep "
+        "name>-<digest of what it runs>).",
+        show_default=False,
+    ),
+]
+
+
+def _backend_choice(
+    ctx: typer.Context, workers: int | None, dask: bool, cluster: str | None
+) -> dict[str, Any]:
+    """Where the runs go: ``--workers`` / ``--dask`` / ``--cluster`` (an explicit local
+    choice wins over ``DASK_SCHEDULER_ADDRESS`` from the environment)."""
+    if cluster is not None and (workers is not None or dask):
+        source = ctx.get_parameter_source("cluster")
+        if getattr(source, "name", None) == "ENVIRONMENT":
+            cluster = None
+    if cluster and dask:
+        raise typer.BadParameter(
+            "--dask (a local cluster) and --cluster ADDRESS are alternatives; choose one",
+            ctx=ctx,
+            param_hint="'--cluster'",
+        )
+    if cluster and workers is not None:
+        raise typer.BadParameter(
+            "--workers sizes a local pool or --dask; a --cluster brings its own workers",
+            ctx=ctx,
+            param_hint="'--workers'",
+        )
+    return {"workers": workers, "dask": dask, "cluster": cluster or None}
+
+
+@contextlib.contextmanager
+def _keep_on_interrupt(command: str, file: str, target: Path) -> Iterator[None]:
+    """Ctrl-C / SIGTERM during a sweep: say what was kept and how to continue; exit 130/143."""
+    try:
+        yield
+    except KeyboardInterrupt as exc:
+        runs = target / "runs"
+        kept = sum(1 for p in runs.iterdir() if not p.name.startswith(".")) if runs.is_dir() else 0
+        what = "terminated (SIGTERM)" if isinstance(exc, _Interrupted) else "interrupted"
+        typer.echo(
+            f"error: {what}; {kept:,} finished runs are kept in {target} (no run was left "
+            f"half-written); continue with: ledgerlab {command} {file} --out {target} --resume",
+            err=True,
+        )
+        number = signal.SIGTERM if isinstance(exc, _Interrupted) else signal.SIGINT
+        raise typer.Exit(128 + number) from None
+
+
+def _preview(sweep: Any, rows: int = 10) -> str:
+    """The first runs of a sweep as a table: id, variant, point, replicate, seed, values."""
+    import itertools
+
+    import pandas as pd
+
+    first = list(itertools.islice(sweep.specs(), rows))
+    frame = pd.DataFrame(
+        [
+            {
+                "run_id": s.run_id,
+                "variant": s.variant,
+                "point": s.point,
+                "replicate": s.replicate,
+                "seed": s.seed,
+                **{
+                    k: (v if not isinstance(v, dict | list) else json.dumps(v))
+                    for k, v in s.params.items()
+                },
+            }
+            for s in first
+        ]
+    )
+    return frame.to_string(index=False, float_format=lambda v: f"{v:.6g}")
+
+
+@app.command("sweep")
+def sweep_command(
+    ctx: typer.Context,
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE",
+            help="Sweep file (base: plus grid/zip/sample/variants/replicates/seed), a "
+            "shipped sweep's name, or a scenario (one run per replicate).",
+        ),
+    ],
+    out: SweepOutOption = None,
+    workers: WorkersOption = None,
+    dask: DaskOption = False,
+    cluster: ClusterOption = None,
+    resume: ResumeOption = False,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="Print the run count and the first runs; run nothing."),
+    ] = False,
+    replicates: Annotated[
+        int | None,
+        typer.Option(
+            min=1, max=100_000, help="Seeds per point, instead of the file's replicates:."
+        ),
+    ] = None,
+    epochs: EpochsOption = None,
+    progress: ProgressOption = None,
+    force: ForceOption = False,
+) -> None:
+    """Run every run of a sweep file and write one sweep folder.
+
+    Each run writes its own folder (OUT/runs/<run_id>) all or nothing; a failing
+    run is recorded in OUT/manifest.json with its traceback and the sweep goes
+    on. At the end OUT/timeseries/ and OUT/summary.parquet hold every run, with
+    run_id, variant, point, replicate, seed and each swept parameter as
+    columns: load them with ledgerlab.load(OUT).
+
+    Exit status: 0 when every run finished, else the number of failed runs (at
+    most 100); 130/143 when interrupted (finished runs are kept: --resume).
+    """
+    from ledgerlab.scenarios import ScenarioError
+    from ledgerlab.scenarios.sweep import load_sweep
+
+    choice = _backend_choice(ctx, workers, dask, cluster)
+    try:
+        sweep = load_sweep(file)
+        if replicates is not None:
+            sweep = sweep.with_replicates(replicates)
+        if epochs is not None:
+            sweep = sweep.with_overrides({"epochs": epochs}, source="--epochs")
+    except ScenarioError as error:
+        _fail_scenario(error)
+    from ledgerlab.sim.sweep import default_folder, run_sweep
+
+    target = out if out is not None else default_folder(sweep)
+    if dry_run:
+        typer.echo(f"{file}: {sweep.outline()}")
+        typer.echo(_preview(sweep))
+        if sweep.n_runs > 10:
+            typer.echo(f"... and {sweep.n_runs - 10:,} more runs")
+        typer.echo(f"would write {target}")
+        return
+    _say(False, f"sweep {file}: {sweep.outline()} -> {target}")
+    show = progress if progress is not None else sys.stderr.isatty()
+    with _keep_on_interrupt("sweep", file, target):
+        report = run_sweep(sweep, target, progress=show, resume=resume, force=force, **choice)
+    kept = f", {report.skipped:,} kept from before" if report.skipped else ""
+    typer.echo(
+        f"{report.total:,} runs: {report.ok:,} ok, {report.failed:,} failed{kept} "
+        f"({report.seconds:,.1f} s, {report.backend})"
+    )
+    _report_failures(report, target)
+    typer.echo(f"wrote {target}")
+    if report.failed:
+        raise typer.Exit(report.exit_status)
+
+
+def _report_failures(report: Any, target: Path) -> None:
+    """The first failed runs on stderr, and where every error is."""
+    if not report.failed:
+        return
+    for run_id, error in report.failures[:5]:
+        typer.echo(f"failed: {run_id}: {' '.join(str(error).split())}", err=True)
+    more = report.failed - min(report.failed, 5)
+    if more:
+        typer.echo(f"failed: ... and {more:,} more", err=True)
+    typer.echo(
+        f"every error and traceback: {target / 'manifest.json'}; after a fix, --resume "
+        "runs the failed runs again",
+        err=True,
+    )
 
 
 @app.command("compare")
 def compare_command(
-    file: Annotated[Path, typer.Argument(help="Variant file (base + variants).")],
-    out: Annotated[
-        Path | None,
+    ctx: typer.Context,
+    file: Annotated[
+        str,
+        typer.Argument(
+            metavar="FILE",
+            help="Sweep or variant file with variants (or its shipped name), or a sweep "
+            "folder already run (then it is only tabulated).",
+        ),
+    ],
+    replicates: Annotated[
+        int | None,
         typer.Option(
-            file_okay=False,
-            help="Folder for every variant's run and comparison.csv (default: "
-            "results/<base name>_comparison).",
+            min=1,
+            max=100_000,
+            help="Seeds per variant (default: the file's replicates:, else 10).",
             show_default=False,
         ),
     ] = None,
-    epochs: Annotated[
-        int | None, typer.Option(help="Override every variant's horizon (epochs, >= 1).")
+    reference: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Variant the others are compared with (default: the file's reference:, "
+            "else the variant named none).",
+            show_default=False,
+        ),
     ] = None,
-    progress: Annotated[
-        bool, typer.Option("--progress/--no-progress", help="Show a progress bar per variant.")
-    ] = True,
+    metric: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--metric",
+            metavar="NAME",
+            help="Summary KPI to compare (repeatable; default: adversary_reward_share, "
+            "honest_provider_net_usd, accuracy, adversary_capture).",
+            show_default=False,
+        ),
+    ] = None,
+    out: SweepOutOption = None,
+    workers: WorkersOption = None,
+    dask: DaskOption = False,
+    cluster: ClusterOption = None,
+    resume: ResumeOption = False,
+    epochs: EpochsOption = None,
+    progress: ProgressOption = None,
+    force: ForceOption = False,
 ) -> None:
-    """Run every variant of a variant file with the same seed and tabulate each
-    mechanism's benefit (adversary capture, accuracy) and cost (honest points refused,
-    honest individuals slashed, rewards withheld, extra transactions)."""
-    from ledgerlab.scenarios import ScenarioError, apply_overrides
-    from ledgerlab.scenarios.variants import load_variants
+    """Compare the variants of a sweep file over replicates, with intervals.
 
+    Runs every variant on the same seeds (replicate r has one seed in every
+    variant: common random numbers) through the sweep runner, then prints, per
+    metric and variant, the mean, the paired difference from the reference
+    variant and its 95 % bootstrap interval, and says when the interval
+    contains 0 (no detectable difference). Writes comparison.csv,
+    comparison.png and summary_by_variant.csv into the sweep folder.
+    """
+    from ledgerlab.analysis.compare import ComparisonError, compare, format_table, prepare_sweep
+    from ledgerlab.scenarios import ScenarioError
+
+    choice = _backend_choice(ctx, workers, dask, cluster)
+    if Path(file).is_dir():
+        table = compare(Path(file), reference=reference, metrics=metric)
+        typer.echo(format_table(table))
+        typer.echo(f"wrote {file} (comparison.csv, comparison.png, summary_by_variant.csv)")
+        return
     try:
-        vs = load_variants(file)
-        if epochs is not None:
-            vs.variants.update(
-                {
-                    name: apply_overrides(sc, {"epochs": epochs}, source="--epochs")
-                    for name, sc in vs.variants.items()
-                }
-            )
+        sweep = prepare_sweep(file, replicates=replicates, epochs=epochs)
     except ScenarioError as error:
         _fail_scenario(error)
-    from ledgerlab.analysis.compare import COLUMNS, compare, format_table
+    from ledgerlab.sim.sweep import default_folder
 
-    target = out if out is not None else Path("results") / f"{vs.base.name}_comparison"
-    table = compare(vs, out=target, progress=progress)
+    target = out if out is not None else default_folder(sweep)
+    _say(False, f"compare {file}: {sweep.outline()} -> {target}")
+    show = progress if progress is not None else sys.stderr.isatty()
+    with _keep_on_interrupt("compare", file, target):
+        try:
+            table = compare(
+                sweep,
+                reference=reference,
+                metrics=metric,
+                out=target,
+                resume=resume,
+                force=force,
+                progress=show,
+                **choice,
+            )
+        except ComparisonError as error:
+            if not target.is_dir():
+                raise
+            raise ComparisonError(
+                f"{error} (the runs are kept in {target}: `ledgerlab compare {target}` "
+                "tabulates them again without running)"
+            ) from None
     typer.echo(format_table(table))
-    typer.echo("")
-    for col, meaning in COLUMNS.items():
-        typer.echo(f"  {col}: {meaning}")
-    typer.echo(f"wrote {target}")
+    report = table.attrs.get("report")
+    if report is not None:
+        _report_failures(report, target)
+    typer.echo(f"wrote {target} (comparison.csv, comparison.png, summary_by_variant.csv)")
+    if report is not None and report.failed:
+        raise typer.Exit(report.exit_status)
 
 
 def _leading_comment(text: str) -> str:
@@ -573,18 +865,20 @@ def scenarios_command(
     if copy is not None:
         typer.echo(f"wrote {copy_scenario(copy, folder)}")
         return
-    from ledgerlab.scenarios.variants import is_variant_file
+    from ledgerlab.scenarios.sweep import is_sweep_file
 
     entries = shipped()
     width = max(len(name) for name in entries)
+    sweeps = {name for name, path in entries.items() if is_sweep_file(path)}
     for name, path in entries.items():
         question = _leading_comment(path.read_text(encoding="utf-8")) or "(no question comment)"
-        typer.echo(f"{name:<{width}}  {question}")
-    plain = [name for name, path in entries.items() if not is_variant_file(path)]
+        tag = "[sweep] " if name in sweeps else ""
+        typer.echo(f"{name:<{width}}  {tag}{question}")
+    plain = [name for name in entries if name not in sweeps]
     example = "baseline" if "baseline" in plain else plain[0]
     typer.echo(
-        f"\nrun one by name: ledgerlab run {example}; copy one to edit: "
-        f"ledgerlab scenarios --copy {example}"
+        f"\nrun one by name: ledgerlab run {example}; a [sweep]: ledgerlab sweep NAME or "
+        f"ledgerlab compare NAME; copy one to edit: ledgerlab scenarios --copy {example}"
     )
 
 

@@ -3,9 +3,15 @@
 A run folder (written by ``ledgerlab run`` / ``sim.run.run(out=...)`` through
 ``sim.output.write_run``) holds ``timeseries.parquet`` (one row per epoch),
 ``agents.parquet`` (agent snapshots) and ``summary.json`` (final KPIs). A sweep folder
-holds many run folders, at any depth. :func:`load` reads either into one
-:class:`Results` whose frames all carry a ``run_id`` column, so runs can be filtered,
-grouped and compared in a notebook without knowing where each file lives.
+written by ``ledgerlab sweep`` / ``ledgerlab compare`` (``ledgerlab.sim.sweep``) holds a
+manifest and a compacted, partitioned dataset; any other folder may hold run folders at
+any depth. :func:`load` reads each into one :class:`Results` whose frames all carry a
+``run_id`` column, so runs can be filtered, grouped and compared in a notebook without
+knowing where each file lives::
+
+    res = ledgerlab.load("results/engine_shootout-1a2b3c4d",
+                         filters=[("variant", "in", ["retrieval", "knn_shapley"])],
+                         columns=["epoch", "price_usd"])
 
 :func:`kpi_table` turns one run's summary (``RunResult.summary``, ``summary.json`` or a
 row of ``Results.summary``) into the short aligned text table ``ledgerlab run`` prints.
@@ -23,6 +29,11 @@ from typing import Any
 import pandas as pd
 
 __all__ = ["RUN_FILES", "KpiRow", "Results", "ResultsError", "kpi_table", "load"]
+
+Filters = Any
+"""``pyarrow.dataset`` filters: an ``Expression`` (``pyarrow.dataset.field("variant") ==
+"dedup"``) or DNF tuples (``[("variant", "=", "dedup"), ("population.providers", ">",
+50)]``, a list of such lists for OR), as ``pyarrow.parquet.filters_to_expression`` reads them."""
 
 RUN_FILES = ("timeseries.parquet", "agents.parquet", "summary.json")
 """Files every run folder must hold (``summary.json`` is what marks a folder as a run)."""
@@ -45,12 +56,20 @@ class Results:
         summary: One row per run: ``run_id``, then the final KPIs of ``summary.json``
             (nested mappings flattened to dotted column names, lists as tuples).
         paths: Folder of each run, by ``run_id``.
+        manifest: One row per run: ``run_id``, ``seed``, ``status`` (``ok``, ``failed``,
+            ``pending``), and for a sweep ``variant``, ``point``, ``replicate``, the swept
+            parameters, ``seconds``, ``error`` and ``traceback``.
+
+    For a sweep folder, ``timeseries`` and ``summary`` also carry ``variant``, ``point``,
+    ``replicate`` and every swept parameter (its dotted path) as columns, and hold the
+    finished runs only; ``agents`` is empty unless ``load(..., agents=True)``.
     """
 
     timeseries: pd.DataFrame
     agents: pd.DataFrame
     summary: pd.DataFrame
     paths: dict[str, Path] = field(default_factory=dict)
+    manifest: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def run_ids(self) -> list[str]:
@@ -138,12 +157,30 @@ def _with_run_id(frame: pd.DataFrame, run_id: str) -> pd.DataFrame:
     return frame
 
 
-def load(path: str | Path) -> Results:
-    """Load one run folder, or every run folder under a sweep folder, as tidy frames.
+def load(
+    path: str | Path,
+    *,
+    filters: Filters = None,
+    columns: list[str] | None = None,
+    agents: bool = False,
+) -> Results:
+    """Load a run folder, a sweep folder, or every run folder under a folder, as tidy frames.
 
     Args:
         path: A run folder (it holds ``summary.json``, ``timeseries.parquet`` and
-            ``agents.parquet``) or any folder containing run folders at any depth.
+            ``agents.parquet``), a sweep folder (``ledgerlab sweep``/``compare``; read from
+            its compacted dataset, or from its run folders while it runs or after it was
+            interrupted), or any folder containing run folders at any depth.
+        filters: Rows to keep, as ``pyarrow.dataset`` filters (see :data:`Filters`),
+            e.g. ``[("variant", "=", "dedup")]`` or on a swept parameter. On a sweep they
+            are pushed down to the files: only the variants' folders and the row groups
+            that can match are read. A filter naming a column one table lacks (``epoch``
+            for the summary) keeps that table's rows of the runs the other kept.
+        columns: Columns to read (each table keeps those it has); ``run_id``, ``seed``,
+            and for a sweep ``variant``, ``point``, ``replicate`` and the swept
+            parameters are always kept. A name no table has is an error.
+        agents: For a sweep, also read every loaded run's agent snapshots (they are not
+            compacted and can be large); a run folder always loads its agents.
 
     Each run's ``run_id`` is the one stored in its ``summary.json`` (else its folder
     name). When two folders carry the same run id (e.g. the same scenario run twice
@@ -161,6 +198,16 @@ def load(path: str | Path) -> Results:
         raise ResultsError(
             f"load: {root} is a file; give the run folder that contains it (or a sweep folder)"
         )
+    if _is_sweep_folder(root):
+        return _load_sweep(root, filters, columns, agents)
+    results = _load_runs(root)
+    if filters is None and columns is None:
+        return results
+    return _select(results, filters, columns)
+
+
+def _load_runs(root: Path) -> Results:
+    """Every run folder under ``root`` (itself included)."""
     folders = _run_folders(root)
     if not folders:
         raise ResultsError(
@@ -190,11 +237,217 @@ def load(path: str | Path) -> Results:
 
     summary_frame = pd.DataFrame(rows)
     summary_frame = summary_frame[["run_id", *(c for c in summary_frame.columns if c != "run_id")]]
+    manifest = pd.DataFrame(
+        {
+            "run_id": run_ids,
+            "seed": [s.get("seed") for s in summaries],
+            "status": "ok",
+            "path": [str(f) for f in folders],
+        }
+    )
     return Results(
         timeseries=pd.concat(series, ignore_index=True),
         agents=pd.concat(agents, ignore_index=True),
         summary=summary_frame,
         paths=dict(zip(run_ids, folders, strict=True)),
+        manifest=manifest,
+    )
+
+
+# ----------------------------------------------------------------------------- sweeps
+
+
+def _is_sweep_folder(root: Path) -> bool:
+    from ledgerlab.sim.output import read_marker
+
+    marker = read_marker(root)
+    return (
+        marker is not None
+        and marker.get("kind") == "sweep"
+        and (root / "manifest.parquet").is_file()
+    )
+
+
+def _expression(filters: Filters) -> Any:
+    """Filters as a ``pyarrow.dataset.Expression`` (None: no filter)."""
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    if filters is None or isinstance(filters, ds.Expression):
+        return filters
+    try:
+        return pq.filters_to_expression(filters)
+    except (TypeError, ValueError, IndexError) as exc:
+        raise ResultsError(
+            f"load: filters {filters!r} are not pyarrow filters ({exc}); write e.g. "
+            '[("variant", "=", "dedup")] or pyarrow.dataset.field("variant") == "dedup"'
+        ) from None
+
+
+def _read_dataset(
+    dataset: Any, keep: list[str], columns: list[str] | None, expression: Any
+) -> tuple[pd.DataFrame, bool]:
+    """Read a dataset's rows (filtered) and columns; False when the filter names a column
+    the dataset lacks (then it is read unfiltered, for the caller to restrict)."""
+    import pyarrow as pa
+
+    names = dataset.schema.names
+    wanted = [c for c in keep if c in names]
+    if columns is not None:
+        wanted += [c for c in columns if c in names and c not in wanted]
+    else:
+        wanted += [c for c in names if c not in wanted]
+    try:
+        table = dataset.to_table(columns=wanted, filter=expression)
+        applied = True
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError):
+        if expression is None:
+            raise
+        table = dataset.to_table(columns=wanted)
+        applied = False
+    frame = table.to_pandas()
+    for name in frame.columns:
+        if isinstance(frame[name].dtype, pd.CategoricalDtype):
+            frame[name] = frame[name].astype(str)
+    return frame, applied
+
+
+def _load_sweep(root: Path, filters: Filters, columns: list[str] | None, agents: bool) -> Results:
+    """A sweep folder: the compacted dataset if the sweep finished, else its run folders."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    from ledgerlab.sim.sweep import ID_COLUMNS, read_manifest
+
+    try:
+        identity = json.loads((root / "sweep.json").read_text(encoding="utf-8"))
+        manifest = read_manifest(root)
+    except (OSError, ValueError, pa.ArrowInvalid) as exc:
+        raise ResultsError(f"load: cannot read the sweep manifest of {root}: {exc}") from exc
+    parameters = [str(p) for p in identity.get("parameters", [])]
+    keep = [*ID_COLUMNS, *parameters]
+    expression = _expression(filters)
+    finished = manifest[manifest["status"] == "ok"]
+    runs = root / "runs"
+    if (root / "summary.parquet").is_file() and (root / "timeseries").is_dir():
+        by_variant = ds.partitioning(pa.schema([("variant", pa.string())]), flavor="hive")
+        ts_set = ds.dataset(root / "timeseries", format="parquet", partitioning=by_variant)
+        sum_set = ds.dataset(root / "summary.parquet", format="parquet")
+    else:  # running or interrupted: read the finished runs' own files
+        ts_set = _files_dataset([runs / r / "timeseries.parquet" for r in finished["run_id"]])
+        sum_set = _files_dataset([runs / r / "summary.parquet" for r in finished["run_id"]])
+    if columns is not None:
+        have = set(ts_set.schema.names) | set(sum_set.schema.names) | set(keep)
+        unknown = [c for c in columns if c not in have]
+        if unknown:
+            raise ResultsError(
+                f"load: no column {', '.join(map(repr, unknown))} in {root}; the timeseries has "
+                f"{', '.join(ts_set.schema.names[:12])}, ..."
+            )
+    timeseries, ts_applied = _read_dataset(ts_set, [*keep, "epoch"], columns, expression)
+    summary, sum_applied = _read_dataset(sum_set, keep, columns, expression)
+    if not ts_applied and not sum_applied:
+        raise ResultsError(f"load: the filters {expression} name columns no table of {root} has")
+    if not sum_applied:
+        summary = summary[summary["run_id"].isin(set(timeseries["run_id"]))]
+    if not ts_applied:
+        timeseries = timeseries[timeseries["run_id"].isin(set(summary["run_id"]))]
+    order = {name: i for i, name in enumerate(pd.unique(manifest["variant"]))}
+    timeseries = _sorted_runs(timeseries, order, ["epoch"])
+    summary = _sorted_runs(summary, order, [])
+    kept = set(summary["run_id"]) | set(timeseries["run_id"])
+    ok = manifest["status"] == "ok"
+    manifest = manifest[~ok | manifest["run_id"].isin(kept)]
+    if expression is not None:
+        filtered, applied = _filter_frame(manifest, expression)
+        manifest = filtered if applied else manifest[manifest["run_id"].isin(kept)]
+    agent_frames = []
+    if agents:
+        for rid in summary["run_id"]:
+            frame = _read_parquet(runs / rid / "agents.parquet")
+            agent_frames.append(_with_run_id(frame, rid))
+    return Results(
+        timeseries=timeseries,
+        agents=pd.concat(agent_frames, ignore_index=True) if agent_frames else pd.DataFrame(),
+        summary=summary,
+        paths={rid: runs / rid for rid in summary["run_id"]},
+        manifest=manifest.reset_index(drop=True),
+    )
+
+
+def _files_dataset(files: list[Path]) -> Any:
+    """One dataset over run files whose columns may differ a little (unified schema)."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    if not files:
+        return ds.dataset(pa.table({c: pa.array([], pa.string()) for c in ("run_id", "variant")}))
+    schemas: list[pa.Schema] = []
+    for file in files:
+        schema = pq.read_schema(file)
+        if not any(schema.equals(s) for s in schemas):
+            schemas.append(schema)
+    unified = pa.unify_schemas(schemas, promote_options="permissive")
+    return ds.dataset([str(f) for f in files], schema=unified, format="parquet")
+
+
+def _sorted_runs(frame: pd.DataFrame, order: Mapping[str, int], extra: list[str]) -> pd.DataFrame:
+    """Rows by variant (file order), point, replicate (then ``extra``), index reset."""
+    if frame.empty or "variant" not in frame.columns:
+        return frame.reset_index(drop=True)
+    keys = [c for c in ("point", "replicate", *extra) if c in frame.columns]
+    rank = frame["variant"].map(order).fillna(len(order))
+    frame = frame.assign(_variant_rank=rank).sort_values(["_variant_rank", *keys], kind="stable")
+    return frame.drop(columns="_variant_rank").reset_index(drop=True)
+
+
+def _filter_frame(frame: pd.DataFrame, expression: Any) -> tuple[pd.DataFrame, bool]:
+    """``frame`` filtered by a pyarrow expression, and True; ``frame`` and False when the
+    expression names a column the frame lacks."""
+    import pyarrow as pa
+
+    try:
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        return table.filter(expression).to_pandas(), True
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, KeyError):
+        return frame, False
+
+
+def _select(results: Results, filters: Filters, columns: list[str] | None) -> Results:
+    """Filters and columns applied to run folders loaded in memory."""
+    expression = _expression(filters)
+    keep = ["run_id", "seed"]
+    have = set(results.timeseries.columns) | set(results.summary.columns)
+    if columns is not None:
+        unknown = [c for c in columns if c not in have]
+        if unknown:
+            raise ResultsError(f"load: no column {', '.join(map(repr, unknown))} in these runs")
+
+    def pick(frame: pd.DataFrame, extra: list[str]) -> pd.DataFrame:
+        if columns is None:
+            return frame
+        names = [c for c in [*keep, *extra] if c in frame.columns]
+        names += [c for c in columns if c in frame.columns and c not in names]
+        return frame[names]
+
+    ts, summary = results.timeseries, results.summary
+    if expression is not None:
+        ts, ts_applied = _filter_frame(ts, expression)
+        summary, sum_applied = _filter_frame(summary, expression)
+        if not ts_applied and not sum_applied:
+            raise ResultsError(f"load: the filters {expression} name columns these runs lack")
+        if not ts_applied:
+            ts = ts[ts["run_id"].isin(set(summary["run_id"]))]
+        if not sum_applied:
+            summary = summary[summary["run_id"].isin(set(ts["run_id"]))]
+    kept = set(summary["run_id"])
+    return Results(
+        timeseries=pick(ts, ["epoch"]).reset_index(drop=True),
+        agents=results.agents[results.agents["run_id"].isin(kept)].reset_index(drop=True),
+        summary=pick(summary, []).reset_index(drop=True),
+        paths={k: v for k, v in results.paths.items() if k in kept},
+        manifest=results.manifest[results.manifest["run_id"].isin(kept)].reset_index(drop=True),
     )
 
 
@@ -301,7 +554,10 @@ def kpi_table(summary: Mapping[str, Any]) -> str:
 def _cell(values: Mapping[str, Any], row: KpiRow) -> str:
     """The formatted value of one row, ``n/a`` when not finite."""
     number = _number(values, row.key)
-    return "n/a" if math.isnan(number) else row.fmt(number)
+    if math.isnan(number):
+        return "n/a"
+    text = row.fmt(number)  # a finite value can still overflow in its unit (x 100 for %)
+    return "n/a" if "inf" in text or "nan" in text else text
 
 
 def _shown(value: Any) -> str:

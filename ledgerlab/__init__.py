@@ -7,6 +7,9 @@ The public door. Everything a notebook needs is one import away::
     result = ledgerlab.run("baseline", epochs=90)      # a shipped scenario, by name
     sc = ledgerlab.load_scenario("sybil_farming")      # a validated Scenario
     res = ledgerlab.load("results/baseline-1a2b3c4d")  # a written run folder, as frames
+    report = ledgerlab.sweep("engine_shootout", workers=2)  # a sweep file, run to a folder
+    res = ledgerlab.load(report.out, filters=[("variant", "=", "retrieval")])
+    table = ledgerlab.compare("antifarming_comparison", replicates=10)  # paired, with CIs
 
 The implementation lives in the subpackages ``ledgerlab.economics`` (pure mechanisms),
 ``ledgerlab.agents`` (roles), ``ledgerlab.sim`` (the Mesa model and runners),
@@ -34,6 +37,7 @@ _EXPORTS = {
     "Scenario": ("ledgerlab.scenarios.schema", "Scenario"),
     "ScenarioError": ("ledgerlab.scenarios.loader", "ScenarioError"),
     "compare": ("ledgerlab.analysis.compare", "compare"),
+    "sweep": ("ledgerlab.sim.sweep", "sweep"),
 }
 
 __all__ = [
@@ -46,6 +50,7 @@ __all__ = [
     "load",
     "load_scenario",
     "run",
+    "sweep",
 ]
 
 if TYPE_CHECKING:
@@ -55,6 +60,7 @@ if TYPE_CHECKING:
     from ledgerlab.scenarios.loader import ScenarioError
     from ledgerlab.scenarios.schema import Scenario
     from ledgerlab.sim.run import RunResult, run
+    from ledgerlab.sim.sweep import sweep
 
 
 def __getattr__(name: str) -> Any:

@@ -11,16 +11,19 @@ from __future__ import annotations
 import shutil
 from os import PathLike
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ledgerlab.scenarios.loader import Problem, ScenarioError
+from ledgerlab.scenarios.loader import Problem, ScenarioError, loads, read_text_bounded
 from ledgerlab.scenarios.schema import Scenario
-from ledgerlab.scenarios.variants import VariantSet, load_any
+
+if TYPE_CHECKING:
+    from ledgerlab.scenarios.sweep import Sweep
 
 __all__ = [
     "SHIPPED_DIR",
     "copy_scenario",
     "load_scenario",
-    "load_scenario_or_variants",
+    "load_scenario_or_sweep",
     "resolve",
     "shipped",
 ]
@@ -69,27 +72,35 @@ def resolve(ref: str | PathLike[str]) -> Path:
     )
 
 
-def load_scenario_or_variants(ref: str | PathLike[str]) -> Scenario | VariantSet:
-    """A scenario or a variant file (a shipped name or a path), read once, validated."""
-    return load_any(resolve(ref))
+def load_scenario_or_sweep(ref: str | PathLike[str]) -> Scenario | Sweep:
+    """A scenario, or a sweep file (variant files are sweep files), from a shipped name or a
+    path; the file is read once (so a pipe works) and validated."""
+    from ledgerlab.scenarios.sweep import is_sweep_text, loads_sweep
+
+    path = resolve(ref)
+    text = read_text_bounded(path)
+    if is_sweep_text(text):
+        folder = path.parent if path.is_file() else Path(".")
+        return loads_sweep(text, source=str(path), base_dir=folder, name=path.stem)
+    return loads(text, source=str(path))
 
 
 def load_scenario(ref: str | PathLike[str] | Scenario) -> Scenario:
     """A validated :class:`Scenario` from a shipped name, a YAML path, or a Scenario."""
     if isinstance(ref, Scenario):
         return ref
-    loaded = load_scenario_or_variants(ref)
-    if isinstance(loaded, VariantSet):
+    loaded = load_scenario_or_sweep(ref)
+    if not isinstance(loaded, Scenario):
         raise ScenarioError(
             [
                 Problem(
                     str(ref),
                     None,
                     None,
-                    "variants",
-                    "is a variant file (base + variants), not one scenario: pick one of "
-                    f"{', '.join(loaded.variants)} (`ledgerlab run FILE --variant NAME`) or run "
-                    "them all with `ledgerlab compare`",
+                    "base",
+                    f"is a sweep file ({loaded.outline()}), not one scenario: run it with "
+                    "`ledgerlab sweep` or `ledgerlab compare`, or one variant with "
+                    "`ledgerlab run FILE --variant NAME`",
                 )
             ]
         )

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import json
 import types
-from typing import Annotated, Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
+from ledgerlab.scenarios.loader import _unwrap
 from ledgerlab.scenarios.schema import Scenario
 
 __all__ = ["field_rows", "json_schema", "markdown_reference"]
@@ -26,12 +27,6 @@ def json_schema() -> dict[str, Any]:
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "ledgerlab scenario"
     return schema
-
-
-def _unwrap(annotation: Any) -> Any:
-    while get_origin(annotation) is Annotated:
-        annotation = get_args(annotation)[0]
-    return annotation
 
 
 def _models(annotation: Any) -> list[type[BaseModel]]:

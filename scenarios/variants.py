@@ -22,7 +22,6 @@ and devices unread).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from os import PathLike
 from pathlib import Path
@@ -37,8 +36,6 @@ from ledgerlab.scenarios.loader import (
     _Positions,
     _scenario_from_data,
     _top_level_keys,
-    apply_overrides,
-    load,
     read_text_bounded,
 )
 from ledgerlab.scenarios.schema import Scenario
@@ -148,55 +145,24 @@ def loads_any(
 
 
 def _variant_set(data: Any, pos: _Positions, src: str, base_dir: Path) -> VariantSet:
-    """Check parsed variant-file data and build its variants over the base scenario."""
-    if not isinstance(data, Mapping):
+    """A variant file is a sweep file (``ledgerlab.scenarios.sweep``): the same rules and
+    messages, a base by path, shipped name or inline; its variants keep the base's seed."""
+    from ledgerlab.scenarios.sweep import sweep_from_data
+
+    sweep = sweep_from_data(data, pos, src, base_dir)
+    if sweep.parameters:
+        line, col = pos.locate(())
         raise ScenarioError(
-            [Problem(src, 1, 1, "", "a variant file is a mapping with keys 'base' and 'variants'")]
-        )
-    problems: list[Problem] = []
-    for key in data:
-        if key not in VARIANT_KEYS:
-            line, col = pos.locate((key,), key=True)
-            problems.append(
+            [
                 Problem(
-                    src, line, col, str(key), f"unknown key; expected {', '.join(VARIANT_KEYS)}"
+                    src,
+                    line,
+                    col,
+                    "",
+                    "this sweep file has points (grid:, zip: or sample:): run it with "
+                    "`ledgerlab sweep` or `ledgerlab compare`; it has no single scenario per "
+                    "variant",
                 )
-            )
-    for key in VARIANT_KEYS:
-        if key not in data:
-            problems.append(Problem(src, 1, 1, key, "missing"))
-    if problems:
-        raise ScenarioError(problems)
-    base_ref = data["base"]
-    if not isinstance(base_ref, str):
-        line, col = pos.locate(("base",))
-        raise ScenarioError([Problem(src, line, col, "base", "must be a scenario file path")])
-    base = load(base_dir / base_ref)
-    variants_data = data["variants"]
-    if not isinstance(variants_data, Mapping) or not variants_data:
-        line, col = pos.locate(("variants",))
-        raise ScenarioError(
-            [Problem(src, line, col, "variants", "must map variant names to overrides")]
+            ]
         )
-    variants: dict[str, Scenario] = {}
-    for name, overrides in variants_data.items():
-        line, col = pos.locate(("variants", name))
-        where = f"{src}:{line}:{col}: variants.{name}"
-        if overrides is None:
-            overrides = {}
-        if not isinstance(overrides, Mapping):
-            problems.append(
-                Problem(
-                    src, line, col, f"variants.{name}", "must be a mapping of field paths to values"
-                )
-            )
-            continue
-        try:
-            variants[str(name)] = apply_overrides(
-                base, {"name": f"{base.name}_{name}", **overrides}, source=where
-            )
-        except ScenarioError as exc:
-            problems.extend(exc.problems)
-    if problems:
-        raise ScenarioError(problems)
-    return VariantSet(source=Path(src), base=base, variants=variants)
+    return VariantSet(source=Path(src), base=sweep.base, variants=dict(sweep.variants))

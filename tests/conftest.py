@@ -48,23 +48,25 @@ TINY_OVERRIDES: dict[str, Any] = {
 
 @cache
 def shipped_files() -> tuple[tuple[Path, ...], tuple[Path, ...]]:
-    """(single-scenario files, variant files) shipped in ``scenarios/``."""
-    from ledgerlab.scenarios.variants import is_variant_file
+    """(single-scenario files, sweep files) shipped in ``scenarios/`` (a variant file is a
+    sweep file)."""
+    from ledgerlab.scenarios.sweep import is_sweep_file
 
     yamls = sorted(SCENARIO_DIR.glob("*.yaml"))
     return (
-        tuple(p for p in yamls if not is_variant_file(p)),
-        tuple(p for p in yamls if is_variant_file(p)),
+        tuple(p for p in yamls if not is_sweep_file(p)),
+        tuple(p for p in yamls if is_sweep_file(p)),
     )
 
 
 def shipped_variants() -> list[tuple[str, Scenario]]:
-    """(``file:variant`` id, scenario) of every variant of every shipped variant file."""
-    from ledgerlab.scenarios.variants import load_variants
+    """(``file:variant`` id, scenario) of every variant of every shipped sweep file, at its
+    first and last point."""
+    from ledgerlab.scenarios.sweep import load_sweep
 
     out: list[tuple[str, Scenario]] = []
     for path in shipped_files()[1]:
-        for name, scenario in load_variants(path).variants.items():
+        for name, scenario in load_sweep(path).examples().items():
             out.append((f"{path.stem}:{name}", scenario))
     return out
 

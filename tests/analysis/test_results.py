@@ -237,3 +237,29 @@ def test_kpi_table_is_aligned_for_any_summary(summary: dict[str, Any]) -> None:
         assert m is not None
         value = m.group(3)
         assert value == "n/a" or value[-1].isdigit()
+
+
+# ------------------------------------------------------------- filters, columns, manifest
+
+
+def test_run_folders_take_filters_and_columns_too(tmp_path: Path) -> None:
+    _write_run(tmp_path / "a", "a", epochs=4, score=0.7)
+    _write_run(tmp_path / "b", "b", epochs=2, score=0.9)
+    res = load(tmp_path, filters=[("epoch", ">=", 2)], columns=["price_usd"])
+    assert list(res.timeseries.columns) == ["run_id", "seed", "epoch", "price_usd"]
+    assert res.run_ids == ["a"] and len(res.timeseries) == 2  # run b has epochs 0-1 only
+    assert list(res.summary["run_id"]) == ["a"] and list(res.manifest["run_id"]) == ["a"]
+    by_summary = load(tmp_path, filters=[("score", ">", 0.8)])
+    assert by_summary.run_ids == ["b"]  # a summary column keeps those runs' timeseries
+    assert set(by_summary.timeseries["run_id"]) == {"b"}
+    with pytest.raises(ResultsError, match="no column 'nope'"):
+        load(tmp_path, columns=["nope"])
+    with pytest.raises(ResultsError, match="are not pyarrow filters"):
+        load(tmp_path, filters="epoch > 2")
+
+
+def test_a_run_folder_has_a_one_row_manifest(tmp_path: Path) -> None:
+    res = load(_write_run(tmp_path / "r", "r"))
+    assert res.manifest.to_dict("records") == [
+        {"run_id": "r", "seed": None, "status": "ok", "path": str(tmp_path / "r")}
+    ]
