@@ -10,20 +10,60 @@ Every role set shares the churn rule in :meth:`RoleSet.churn`: an individual kee
 exponential moving average of its income and cost (USD per epoch); it leaves when the
 ratio income / cost falls below the role's exit threshold after a minimum age, and
 newcomers arrive as a Poisson number driven by how profitable the role has been.
+
+Role sets act on what they are given, never on the whole model: the account registry
+(:class:`AccountRegistry`: opening accounts, funding transfers, the ledger and the epoch)
+and, for those that trade, the market (:class:`TokenMarket`). The simulation
+(``sim.accounts``, ``sim.exchange``) implements both; the ``mesa.Model`` a role set is
+created with is only its Mesa home.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import mesa
 import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
-    from ledgerlab.sim.model import EconomyModel
+    from ledgerlab.economics.ledger import Ledger
+
+
+class AccountRegistry(Protocol):
+    """What role sets need of the simulation's account registry (``sim.accounts.Accounts``)."""
+
+    @property
+    def ledger(self) -> Ledger:
+        """The ledger the accounts live on."""
+        ...
+
+    @property
+    def epoch(self) -> int:
+        """The current epoch (epochs)."""
+        ...
+
+    def register(self, n: int, *, role: str, adversary: bool, rows: np.ndarray) -> np.ndarray:
+        """Open ``n`` accounts for individuals of ``role`` at ``rows`` of its role set."""
+        ...
+
+    def fund(self, src: int, dst: np.ndarray, amount_each_tokens: float) -> None:
+        """Transfer ``amount_each_tokens`` from ``src`` to each of ``dst`` (funding edges)."""
+        ...
+
+    def affordable_each(self, account: int, n: int, want_tokens: float) -> float:
+        """What each of ``n`` equal transfers from ``account`` can carry (tokens)."""
+        ...
+
+
+class TokenMarket(Protocol):
+    """What trading role sets need of the market (``sim.exchange.Exchange``)."""
+
+    def buy_tokens_for(self, accounts: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """Buy ``tokens`` for each of ``accounts`` in one swap; returns the USD each paid."""
+        ...
 
 
 class ColumnStore:
@@ -82,26 +122,52 @@ class ColumnStore:
 
 @dataclass(frozen=True)
 class ChurnRule:
-    """When individuals of a role leave and how many newcomers join.
+    """When individuals of a role leave and how many newcomers join: the scenario's
+    ``population.churn`` section, by the same names (``ChurnRule(**churn.model_dump())``).
 
     Attributes:
         enabled: Whether churn runs at all.
-        ema_epochs: Horizon of the income/cost moving average (epochs).
-        min_age_epochs: Individuals that have been paying costs for less than this never
-            leave; newcomers count towards entry only after this age (epochs).
-        exit_ratio: Leave when EMA income / EMA cost falls below this (dimensionless).
-        entry_rate: Expected newcomers per epoch per founding individual at a mean
-            income/cost ratio of 2; scales linearly with (ratio - 1), zero at or below 1
-            (individuals per individual per epoch).
+        lookback_epochs: Horizon of the income/cost moving average; individuals that have
+            been paying costs for less than this never leave, and newcomers count towards
+            entry only after this age (epochs).
+        exit_below_return_on_cost: Leave when (EMA income − EMA cost) / EMA cost falls below
+            this (dimensionless; −0.5 = lost half of what was spent).
+        entry_rate_per_epoch: Expected newcomers per epoch per founding individual at a
+            mean income/cost ratio of 2; scales linearly with (ratio − 1), zero at or
+            below 1 (individuals per individual per epoch).
         max_population: Hard ceiling on active individuals of this role (individuals).
     """
 
     enabled: bool = True
-    ema_epochs: float = 30.0
-    min_age_epochs: int = 30
-    exit_ratio: float = 0.8
-    entry_rate: float = 0.002
+    lookback_epochs: int = 30
+    exit_below_return_on_cost: float = -0.2
+    entry_rate_per_epoch: float = 0.002
     max_population: int = 1_000_000
+
+    @property
+    def ema_epochs(self) -> float:
+        """Horizon of the income/cost moving averages (epochs)."""
+        return float(self.lookback_epochs)
+
+    @property
+    def exit_ratio(self) -> float:
+        """EMA income / EMA cost below which an individual leaves (dimensionless)."""
+        return 1.0 + self.exit_below_return_on_cost
+
+
+@dataclass(frozen=True)
+class Churned:
+    """What one epoch's churn did to a role set.
+
+    Attributes:
+        left: Individuals who left (individuals).
+        joined: Newcomers counted as joined (individuals).
+        new_rows: Rows of the newcomers the role set created.
+    """
+
+    left: int = 0
+    joined: int = 0
+    new_rows: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
 
 
 ROLE_NAMES = (
@@ -115,7 +181,8 @@ ROLE_NAMES = (
     "wash",
     "poisoners",
 )
-"""Role codes: ``ROLE_NAMES.index(role)`` is stored per ledger account by the model."""
+"""Role codes: ``ROLE_NAMES.index(role)`` is stored per ledger account by the account
+registry (``sim.accounts``)."""
 
 # Standard columns every role set carries, keyed by row.
 BASE_COLUMNS: dict[str, Any] = {
@@ -138,15 +205,23 @@ class RoleSet(mesa.Agent):
     Subclasses set ``role`` (a short name used in outputs), ``adversary`` (whether its
     individuals count as adversaries in the fairness metrics), and add their own columns
     through ``extra_columns``. Individuals are added with :meth:`add`, which opens their
-    ledger accounts and registers them with the model's account registry.
+    ledger accounts in the account registry the role set was given.
+
+    Args:
+        model: The Mesa model the role set belongs to (its Mesa home only).
+        accounts: The account registry its individuals' accounts are opened in.
+        churn: The role's churn rule (default: no churn).
     """
 
     role: ClassVar[str] = "role"
     adversary: ClassVar[bool] = False
     extra_columns: ClassVar[dict[str, Any]] = {}
 
-    def __init__(self, model: EconomyModel, churn: ChurnRule | None = None) -> None:
+    def __init__(
+        self, model: mesa.Model, accounts: AccountRegistry, churn: ChurnRule | None = None
+    ) -> None:
         super().__init__(model)
+        self.accounts = accounts
         self.churn_rule = churn or ChurnRule(enabled=False)
         self.cols = ColumnStore({**BASE_COLUMNS, **self.extra_columns})
         self.founders = 0
@@ -154,11 +229,6 @@ class RoleSet(mesa.Agent):
         self.left_total = 0
 
     # -- membership -----------------------------------------------------------------
-    @property
-    def model_(self) -> EconomyModel:
-        """The owning model, typed."""
-        return self.model  # type: ignore[return-value]
-
     def __len__(self) -> int:
         return len(self.cols)
 
@@ -175,23 +245,19 @@ class RoleSet(mesa.Agent):
         """Add ``n`` individuals (rows); opens their ledger accounts. Returns the rows."""
         if n <= 0:
             return np.empty(0, dtype=np.int64)
-        model = self.model_
-        accounts = model.register_accounts(n, role=self.role, adversary=self.adversary)
-        rows = self.cols.append(
+        first = len(self.cols)
+        accounts = self.accounts.register(
+            n, role=self.role, adversary=self.adversary, rows=np.arange(first, first + n)
+        )
+        return self.cols.append(
             n,
             account=accounts,
             active=True,
-            joined_epoch=model.epoch,
+            joined_epoch=self.accounts.epoch,
             left_epoch=-1,
             first_cost_epoch=-1,
             **values,
         )
-        self.registry_rows(accounts, rows)
-        return rows
-
-    def registry_rows(self, accounts: np.ndarray, rows: np.ndarray) -> None:
-        """Record which row of this role set owns each account."""
-        self.model_.account_row[accounts] = rows
 
     # -- income bookkeeping ---------------------------------------------------------
     def record_income(self, rows: np.ndarray, income_usd: np.ndarray, cost_usd: np.ndarray) -> None:
@@ -211,7 +277,7 @@ class RoleSet(mesa.Agent):
         cols.income_usd[:] += inc
         cols.cost_usd[:] += cost
         starts = (cost > 0) & (cols.first_cost_epoch < 0)
-        cols.first_cost_epoch[starts] = self.model_.epoch
+        cols.first_cost_epoch[starts] = self.accounts.epoch
 
     def return_ratio(self) -> np.ndarray:
         """EMA income / EMA cost per row (inf where cost is zero and income positive)."""
@@ -222,37 +288,38 @@ class RoleSet(mesa.Agent):
         return ratio
 
     # -- churn ----------------------------------------------------------------------
-    def churn(self, rng: np.random.Generator) -> tuple[int, int]:
-        """Apply the role's churn rule. Returns (left, joined) this epoch."""
+    def churn(self, rng: np.random.Generator) -> Churned:
+        """Apply the role's churn rule: who leaves, how many newcomers join."""
         rule = self.churn_rule
         if not rule.enabled or len(self.cols) == 0:
-            return 0, 0
-        model = self.model_
+            return Churned()
+        epoch = self.accounts.epoch
         cols = self.cols
         ratio = self.return_ratio()
-        age = model.epoch - cols.joined_epoch
-        # Judged only once an individual has been paying costs for ``min_age_epochs``:
+        age = epoch - cols.joined_epoch
+        # Judged only once an individual has been paying costs for ``lookback_epochs``:
         # costs arrive with a submission, rewards for it only later.
-        in_business = np.where(cols.first_cost_epoch >= 0, model.epoch - cols.first_cost_epoch, -1)
-        leave = cols.active & (in_business >= rule.min_age_epochs) & (ratio < rule.exit_ratio)
+        in_business = np.where(cols.first_cost_epoch >= 0, epoch - cols.first_cost_epoch, -1)
+        leave = cols.active & (in_business >= rule.lookback_epochs) & (ratio < rule.exit_ratio)
         n_leave = int(np.count_nonzero(leave))
         if n_leave:
             cols.active[leave] = False
-            cols.left_epoch[leave] = model.epoch
+            cols.left_epoch[leave] = epoch
             self.on_leave(np.flatnonzero(leave))
         self.left_total += n_leave
         # Newcomers follow the role's mean return among mature active individuals.
-        mature = cols.active & (age >= rule.min_age_epochs)
+        mature = cols.active & (age >= rule.lookback_epochs)
         n_joined = 0
+        new_rows = np.empty(0, dtype=np.int64)
         if np.any(mature):
             mean_ratio = float(np.mean(np.minimum(ratio[mature], 10.0)))
-            lam = rule.entry_rate * self.founders * max(0.0, mean_ratio - 1.0)
+            lam = rule.entry_rate_per_epoch * self.founders * max(0.0, mean_ratio - 1.0)
             room = rule.max_population - self.n_active
             n_joined = int(min(rng.poisson(lam), max(room, 0)))
             if n_joined:
-                self.spawn(n_joined, rng)
+                new_rows = self.spawn(n_joined, rng)
         self.joined_total += n_joined
-        return n_leave, n_joined
+        return Churned(left=n_leave, joined=n_joined, new_rows=new_rows)
 
     def on_leave(self, rows: np.ndarray) -> None:
         """Hook: release whatever leaving individuals hold (bonds, stakes)."""
@@ -265,7 +332,7 @@ class RoleSet(mesa.Agent):
     def snapshot(self) -> pd.DataFrame:
         """One row per individual: the role's columns plus ledger holdings (tokens)."""
         frame = self.cols.frame()
-        ledger = self.model_.ledger
+        ledger = self.accounts.ledger
         acct = frame["account"].to_numpy()
         frame["balance_tokens"] = ledger.balance[acct]
         frame["staked_tokens"] = ledger.staked[acct]
@@ -276,4 +343,4 @@ class RoleSet(mesa.Agent):
         return frame
 
     def step(self) -> None:
-        """Role sets act through the model's phases, not through Mesa's step."""
+        """Role sets act through the epoch's phases (``sim.phases``), not Mesa's step."""

@@ -7,15 +7,16 @@ objects; everything per *point* or per *query* stays vectorised inside the model
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+import mesa
 import numpy as np
 
-from ledgerlab.agents.base import RoleSet
+from ledgerlab.agents.base import AccountRegistry, RoleSet
 
 if TYPE_CHECKING:
     from ledgerlab.scenarios.schema import Population
-    from ledgerlab.sim.model import EconomyModel
 
 
 class BuilderSet(RoleSet):
@@ -41,20 +42,27 @@ class BuilderSet(RoleSet):
         "fees_tokens": np.float64,
     }
 
-    def __init__(self, model: EconomyModel, population: Population) -> None:
-        super().__init__(model)
+    def __init__(
+        self,
+        model: mesa.Model,
+        accounts: AccountRegistry,
+        population: Population,
+        retrain_every_epochs: Sequence[int],
+    ) -> None:
+        super().__init__(model, accounts)
         self.params = population
+        self.retrain_every_epochs = tuple(retrain_every_epochs)
+        """Retraining cadence of each datanet's builders, one per datanet (epochs)."""
         self.models: list[Any] = []
 
     def populate(self, rng: np.random.Generator) -> None:
         """Builders spread round-robin over datanets, with staggered retrain phases and
         prices within ±20 % of the datanet's list price."""
-        model = self.model_
         n = self.params.builders
         if n == 0:
             return
-        dn = np.arange(n) % model.n_datanets
-        every = np.array([model.datanet_specs[d].retrain_every_epochs for d in dn], dtype=np.int64)
+        dn = np.arange(n) % len(self.retrain_every_epochs)
+        every = np.array([self.retrain_every_epochs[d] for d in dn], dtype=np.int64)
         self.add(
             n,
             datanet=dn,

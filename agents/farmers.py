@@ -18,26 +18,24 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+import mesa
 import numpy as np
 
-from ledgerlab.agents.base import ChurnRule, RoleSet
-from ledgerlab.agents.plans import (
-    DUPLICATE,
-    FRESH,
-    NEAR_DUPLICATE,
-    SubmissionPlan,
-    plan_for,
-    poisson_submissions,
-)
+from ledgerlab.agents.base import AccountRegistry, ChurnRule, RoleSet, TokenMarket
+from ledgerlab.agents.builders import BuilderSet
+from ledgerlab.agents.plans import Kind, SubmissionPlan, plan_for, poisson_submissions
 
 if TYPE_CHECKING:
     from ledgerlab.scenarios.schema import Farmers
-    from ledgerlab.sim.model import EconomyModel
 
 # Strategy codes of the ``strategy`` column.
 STRAT_DUPLICATE, STRAT_NEAR_DUPLICATE, STRAT_SYBIL, STRAT_OPERATOR = range(4)
 STRATEGY_NAMES = ("duplicate", "near_duplicate", "sybil", "operator")
-_SYBIL_KIND = {"duplicate": DUPLICATE, "near_duplicate": NEAR_DUPLICATE, "fresh": FRESH}
+_SYBIL_KIND = {
+    "duplicate": Kind.DUPLICATE,
+    "near_duplicate": Kind.NEAR_DUPLICATE,
+    "fresh": Kind.HONEST,  # freshly drawn points at the sybils' label quality
+}
 
 
 class FarmerSet(RoleSet):
@@ -56,14 +54,24 @@ class FarmerSet(RoleSet):
         "datanet": np.int64,
     }
 
-    def __init__(self, model: EconomyModel, farmers: Farmers, churn: ChurnRule) -> None:
-        super().__init__(model, churn)
+    def __init__(
+        self,
+        model: mesa.Model,
+        accounts: AccountRegistry,
+        market: TokenMarket,
+        farmers: Farmers,
+        churn: ChurnRule,
+        n_datanets: int,
+    ) -> None:
+        super().__init__(model, accounts, churn)
+        self.market = market
         self.params = farmers
+        self.n_datanets = n_datanets
 
     def populate(self, rng: np.random.Generator) -> None:
         """Create the launch population: plain farmers, then operators and identities."""
         p = self.params
-        n_dn = self.model_.n_datanets
+        n_dn = self.n_datanets
         for strategy, count in (
             (STRAT_DUPLICATE, p.duplicate),
             (STRAT_NEAR_DUPLICATE, p.near_duplicate),
@@ -82,11 +90,10 @@ class FarmerSet(RoleSet):
     def add_operator(self, rng: np.random.Generator) -> None:
         """Add one sybil operator and its identities, funding each from its wallet."""
         p = self.params
-        model = self.model_
         op_row = self.add(1, strategy=STRAT_OPERATOR, operator=-1, datanet=0)
         op_acct = int(self.cols.account[op_row[0]])
         self.cols.operator[op_row] = op_acct
-        datanet = int(rng.integers(0, model.n_datanets))
+        datanet = int(rng.integers(0, self.n_datanets))
         ids = self.add(
             p.identities_per_operator, strategy=STRAT_SYBIL, operator=op_acct, datanet=datanet
         )
@@ -94,10 +101,10 @@ class FarmerSet(RoleSet):
         if funding > 0:
             # The operator buys the identities' funding on the market, then fans it out
             # (a thin market may sell it less than it asked for: it shares what it got).
-            model.buy_tokens_for(np.array([op_acct]), np.array([funding * ids.size]))
-            each = model.affordable_each(op_acct, ids.size, funding)
+            self.market.buy_tokens_for(np.array([op_acct]), np.array([funding * ids.size]))
+            each = self.accounts.affordable_each(op_acct, ids.size, funding)
             if each > 0:
-                model.fund(op_acct, self.cols.account[ids], each)
+                self.accounts.fund(op_acct, self.cols.account[ids], each)
 
     def spawn(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Newcomers copy the strategy mix of the launch population (operators excluded)."""
@@ -110,7 +117,7 @@ class FarmerSet(RoleSet):
             n,
             strategy=strategy,
             operator=-1,
-            datanet=rng.integers(0, self.model_.n_datanets, size=n),
+            datanet=rng.integers(0, self.n_datanets, size=n),
         )
 
     def on_leave(self, rows: np.ndarray) -> None:
@@ -120,7 +127,7 @@ class FarmerSet(RoleSet):
         if ops.size:
             orphan = cols.active & np.isin(cols.operator, ops)
             cols.active[orphan] = False
-            cols.left_epoch[orphan] = self.model_.epoch
+            cols.left_epoch[orphan] = self.accounts.epoch
 
     def plan(self, rng: np.random.Generator) -> SubmissionPlan:
         """This epoch's farmed submissions (operators themselves do not submit)."""
@@ -132,9 +139,11 @@ class FarmerSet(RoleSet):
         strategy = cols.strategy[rows]
         kind = np.where(
             strategy == STRAT_DUPLICATE,
-            DUPLICATE,
+            Kind.DUPLICATE,
             np.where(
-                strategy == STRAT_NEAR_DUPLICATE, NEAR_DUPLICATE, _SYBIL_KIND[p.sybil_content]
+                strategy == STRAT_NEAR_DUPLICATE,
+                Kind.NEAR_DUPLICATE,
+                _SYBIL_KIND[p.sybil_content],
             ),
         ).astype(np.int8)
         return plan_for(
@@ -161,13 +170,21 @@ class WashSet(RoleSet):
     adversary: ClassVar[bool] = True
     extra_columns: ClassVar[dict[str, object]] = {"builder": np.int64, "datanet": np.int64}
 
-    def __init__(self, model: EconomyModel, farmers: Farmers, churn: ChurnRule) -> None:
-        super().__init__(model, churn)
+    def __init__(
+        self,
+        model: mesa.Model,
+        accounts: AccountRegistry,
+        farmers: Farmers,
+        churn: ChurnRule,
+        builders: BuilderSet,
+    ) -> None:
+        super().__init__(model, accounts, churn)
         self.params = farmers
+        self.builders = builders
 
     def spawn(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Add ``n`` wash consumers, each colluding with a random builder."""
-        builders = self.model_.builders
+        builders = self.builders
         if len(builders) == 0:
             return np.empty(0, dtype=np.int64)
         b = rng.integers(0, len(builders), size=n)
@@ -183,7 +200,7 @@ class WashSet(RoleSet):
             self.cols.account,
             self.cols.datanet,
             points_per_submission=p.points_per_submission,
-            kind=NEAR_DUPLICATE,
+            kind=Kind.NEAR_DUPLICATE,
             quality=1.0,
             cost_usd_per_point=p.cost_usd_per_point,
         )

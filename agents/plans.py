@@ -8,13 +8,23 @@ a plan into points with the datanet generators. This keeps the dependency direct
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 import numpy as np
 
-# Point kinds, identical to ``sim.datanet.Kind`` (kept as plain ints here so agents do not
-# import sim/); tests check both stay equal.
-HONEST, LABEL_FLIP, BACKDOOR, NOISE, DUPLICATE, NEAR_DUPLICATE = range(6)
-FRESH = HONEST  # sybil identities uploading freshly drawn, noisily labelled points
+
+class Kind(IntEnum):
+    """What kind of contribution a point is: what a role plans to submit and what the
+    datanet generators (``sim.datanet``) make of it; stored as int8 per point. Sybil
+    identities uploading freshly drawn, noisily labelled points submit ``HONEST`` points
+    (their owners, not their kind, mark them as farmed)."""
+
+    HONEST = 0
+    LABEL_FLIP = 1
+    BACKDOOR = 2
+    NOISE = 3
+    DUPLICATE = 4
+    NEAR_DUPLICATE = 5
 
 
 @dataclass
@@ -27,7 +37,7 @@ class SubmissionPlan:
         owner: Ledger account of the submitter, per submission.
         datanet: Index of the target datanet, per submission.
         n_points: Points in each submission (points).
-        kind: Point kind of each submission (``HONEST`` … ``NEAR_DUPLICATE``).
+        kind: Point kind of each submission (a :class:`Kind`, int8).
         quality: Label accuracy for honest/fresh submissions (probability), per submission.
         cost_usd_per_point: Submitter's production cost (USD/point), per submission.
     """

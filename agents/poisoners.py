@@ -10,23 +10,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+import mesa
 import numpy as np
 
-from ledgerlab.agents.base import ChurnRule, RoleSet
-from ledgerlab.agents.plans import (
-    BACKDOOR,
-    LABEL_FLIP,
-    NOISE,
-    SubmissionPlan,
-    plan_for,
-    poisson_submissions,
-)
+from ledgerlab.agents.base import AccountRegistry, ChurnRule, RoleSet
+from ledgerlab.agents.plans import Kind, SubmissionPlan, plan_for, poisson_submissions
 
 if TYPE_CHECKING:
     from ledgerlab.scenarios.schema import Poisoners
-    from ledgerlab.sim.model import EconomyModel
 
-STRATEGY_KIND = (LABEL_FLIP, BACKDOOR, NOISE)
+STRATEGY_KIND = (Kind.LABEL_FLIP, Kind.BACKDOOR, Kind.NOISE)
 STRATEGY_NAMES = ("label_flip", "backdoor", "noise")
 
 
@@ -38,14 +31,22 @@ class PoisonerSet(RoleSet):
     adversary: ClassVar[bool] = True
     extra_columns: ClassVar[dict[str, object]] = {"strategy": np.int8, "datanet": np.int64}
 
-    def __init__(self, model: EconomyModel, poisoners: Poisoners, churn: ChurnRule) -> None:
-        super().__init__(model, churn)
+    def __init__(
+        self,
+        model: mesa.Model,
+        accounts: AccountRegistry,
+        poisoners: Poisoners,
+        churn: ChurnRule,
+        n_datanets: int,
+    ) -> None:
+        super().__init__(model, accounts, churn)
         self.params = poisoners
+        self.n_datanets = n_datanets
 
     def populate(self, rng: np.random.Generator) -> None:
         """Create the launch population of each strategy."""
         p = self.params
-        n_dn = self.model_.n_datanets
+        n_dn = self.n_datanets
         for code, count in enumerate((p.label_flip, p.backdoor, p.noise)):
             if count:
                 self.add(count, strategy=code, datanet=rng.integers(0, n_dn, size=count))
@@ -59,7 +60,7 @@ class PoisonerSet(RoleSet):
         return self.add(
             n,
             strategy=rng.choice(founders, size=n),
-            datanet=rng.integers(0, self.model_.n_datanets, size=n),
+            datanet=rng.integers(0, self.n_datanets, size=n),
         )
 
     def plan(self, rng: np.random.Generator) -> SubmissionPlan:

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+import mesa
 import numpy as np
 
-from ledgerlab.agents.base import ChurnRule, RoleSet
-from ledgerlab.agents.plans import HONEST, SubmissionPlan, plan_for, poisson_submissions
+from ledgerlab.agents.base import AccountRegistry, ChurnRule, RoleSet
+from ledgerlab.agents.plans import Kind, SubmissionPlan, plan_for, poisson_submissions
 
 if TYPE_CHECKING:
     from ledgerlab.scenarios.schema import Population
-    from ledgerlab.sim.model import EconomyModel
 
 
 class ProviderSet(RoleSet):
@@ -28,9 +28,17 @@ class ProviderSet(RoleSet):
     adversary: ClassVar[bool] = False
     extra_columns: ClassVar[dict[str, object]] = {"quality": np.float64, "datanet": np.int64}
 
-    def __init__(self, model: EconomyModel, population: Population, churn: ChurnRule) -> None:
-        super().__init__(model, churn)
+    def __init__(
+        self,
+        model: mesa.Model,
+        accounts: AccountRegistry,
+        population: Population,
+        churn: ChurnRule,
+        n_datanets: int,
+    ) -> None:
+        super().__init__(model, accounts, churn)
         self.params = population
+        self.n_datanets = n_datanets
 
     def draw_quality(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Label accuracy of ``n`` new providers from the scenario's distribution."""
@@ -40,11 +48,10 @@ class ProviderSet(RoleSet):
         return np.clip(q.mean + q.spread * (rng.random(n) * 2.0 - 1.0), 0.0, 1.0)
 
     def spawn(self, n: int, rng: np.random.Generator) -> np.ndarray:
-        """Add ``n`` providers with drawn qualities, spread over the datanets."""
-        n_dn = self.model_.n_datanets
-        rows = self.add(n, quality=self.draw_quality(n, rng), datanet=rng.integers(0, n_dn, size=n))
-        self.model_.onboard(self.cols.account[rows])
-        return rows
+        """Add ``n`` providers with drawn qualities, spread over the datanets. (The
+        protocol's onboarding grant is the simulation's: ``sim.accounts.Accounts.onboard``.)"""
+        quality = self.draw_quality(n, rng)
+        return self.add(n, quality=quality, datanet=rng.integers(0, self.n_datanets, size=n))
 
     def plan(self, rng: np.random.Generator) -> SubmissionPlan:
         """This epoch's honest submissions (Poisson count per active provider)."""
@@ -56,7 +63,7 @@ class ProviderSet(RoleSet):
             self.cols.account,
             self.cols.datanet,
             points_per_submission=p.provider_points_per_submission,
-            kind=HONEST,
+            kind=Kind.HONEST,
             quality=self.cols.quality[rows],
             cost_usd_per_point=p.provider_cost_usd_per_point,
         )

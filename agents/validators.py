@@ -6,13 +6,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
+import mesa
 import numpy as np
 
-from ledgerlab.agents.base import RoleSet
+from ledgerlab.agents.base import AccountRegistry, RoleSet
 
 if TYPE_CHECKING:
     from ledgerlab.scenarios.schema import Population
-    from ledgerlab.sim.model import EconomyModel
 
 
 class ValidatorSet(RoleSet):
@@ -23,8 +23,10 @@ class ValidatorSet(RoleSet):
     adversary: ClassVar[bool] = False
     extra_columns: ClassVar[dict[str, object]] = {"colluding": np.bool_, "stake_tokens": np.float64}
 
-    def __init__(self, model: EconomyModel, population: Population) -> None:
-        super().__init__(model)
+    def __init__(
+        self, model: mesa.Model, accounts: AccountRegistry, population: Population
+    ) -> None:
+        super().__init__(model, accounts)
         self.params = population
 
     def populate(self, rng: np.random.Generator) -> None:

@@ -138,19 +138,16 @@ def consumer_market(
 
     Returns ``(model, accuracy, price_usd)``: per builder, the clean accuracy of its model
     (fraction; ``-inf`` if untrained) and the price of one inference (USD/inference), as
-    ``EconomyModel.phase_consume`` computes them.
+    ``sim.phases.consume.serve_inferences`` computes them.
     """
     if consumers < 1:
         raise BenchError(f"consumer_market: consumers must be >= 1, got {consumers}")
     model = EconomyModel(None, seed=seed, population__consumers=consumers)
     model.step()
-    b = model.builders
-    specs = model.datanet_specs
-    fee_tokens = (
-        np.array([specs[d].pricing.fee_tokens() for d in b.cols.datanet]) * b.cols.price_factor
-    )
+    b = model.roles.builders
+    fee_tokens = model.pricing.fee_tokens[b.cols.datanet] * b.cols.price_factor
     accuracy = np.where(b.cols.trained_epoch >= 0, b.cols.accuracy, -np.inf)
-    return model, accuracy, fee_tokens * model.price_usd
+    return model, accuracy, fee_tokens * model.exchange.price_usd
 
 
 def paired_z(a: np.ndarray, b: np.ndarray) -> float:
@@ -178,7 +175,7 @@ def compare_reference(consumers: int, epochs: int, seed: int = SEED) -> dict[str
     if epochs < 1:
         raise BenchError(f"compare_reference: epochs must be >= 1, got {epochs}")
     model, accuracy, price_usd = consumer_market(consumers, seed)
-    cs = model.consumers
+    cs = model.roles.consumers
     params = cs.params
     rows = cs.active_rows()
     rng_vec, rng_ref = (
@@ -378,7 +375,7 @@ def run_scale(
     t0 = time.perf_counter()
     model = EconomyModel(scale_scenario(individuals, epochs, entry_rate_per_epoch), seed=seed)
     setup_s = time.perf_counter() - t0
-    built = int(sum(len(rs) for rs in model.role_sets))
+    built = int(sum(len(rs) for rs in model.roles.all))
     prof = cProfile.Profile() if profile_top > 0 else None
     t1 = time.perf_counter()
     if prof is not None:
@@ -408,8 +405,8 @@ def run_scale(
     wall_s = setup_s + run_s
     return {
         "individuals": built,
-        "active_end": int(sum(rs.n_active for rs in model.role_sets)),
-        "ever": int(sum(len(rs) for rs in model.role_sets)),
+        "active_end": int(sum(rs.n_active for rs in model.roles.all)),
+        "ever": int(sum(len(rs) for rs in model.roles.all)),
         "epochs": int(model.epoch),
         "setup_s": setup_s,
         "run_s": run_s,

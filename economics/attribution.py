@@ -29,8 +29,12 @@ the index tie-break for free; it is what lets exact KNN-Shapley run at about the
 ``argsort`` of the distance matrix.
 
 Engines share the signature ``engine(x, y, owners, utility, *, rng=None, **opts)`` and are
-registered in :data:`ENGINES`; :func:`compute` dispatches by name. Random engines
-(``tmc_shapley``, ``banzhaf``) draw only from the ``numpy.random.Generator`` passed in.
+registered in :data:`ENGINES`, one :class:`EngineSpec` each: the function plus what a caller
+must know to run it (does it need a utility, does it credit inferences rather than value a
+training set, which option the scenario's ``attribution.budget`` feeds, which model kind its
+utility uses). :func:`compute` dispatches by name; the simulation reads the rest of the entry
+instead of testing engine names. Random engines (``tmc_shapley``, ``banzhaf``) draw only
+from the ``numpy.random.Generator`` passed in.
 """
 
 from __future__ import annotations
@@ -50,6 +54,7 @@ __all__ = [
     "ENGINES",
     "AttributionError",
     "Engine",
+    "EngineSpec",
     "UnknownEngineError",
     "Utility",
     "banzhaf",
@@ -63,7 +68,6 @@ __all__ = [
     "retrieval_engine",
     "tmc_shapley",
     "uniform",
-    "utility_value",
     "volume",
 ]
 
@@ -500,23 +504,6 @@ def _check_refits(n_refits: int, max_refits: int, what: str, hint: str) -> None:
             f"{what}: the logistic utility needs {n_refits} model refits here, above "
             f"max_refits={max_refits}; {hint}"
         )
-
-
-def utility_value(x: npt.ArrayLike, y: npt.ArrayLike, utility: Utility) -> float:
-    """u(D): the utility (validation score in [0, 1]) of the whole training set ``x``, ``y``.
-
-    For ``model="knn"`` the kNN utility of the module docstring, for ``"logistic"`` the
-    validation accuracy of a fit on all points; 0.0 for an empty training set.
-    """
-    what = "utility_value"
-    xa, ya, _ = _training_set(x, y, None, what)
-    util = _check_utility(utility, xa, what)
-    if xa.shape[0] == 0:
-        return 0.0
-    if util.model == "knn":
-        _, match = _knn_match_prefix(xa, ya, util, util.k)
-        return _knn_utility_full(match, util.k)
-    return _logistic_accuracy(xa, ya, None, util, _n_classes(ya, util, what))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1212,19 +1199,46 @@ def influence(
 # registry
 
 
-ENGINES: Mapping[str, Engine] = MappingProxyType(
+@dataclass(frozen=True)
+class EngineSpec:
+    """One attribution engine and what a caller needs to know to run it.
+
+    Attributes:
+        function: The engine (common signature ``(x, y, owners, utility, *, rng, **opts)``).
+        needs_utility: Whether it values data against a :class:`Utility` (a validation set
+            and a model); engines without one (``uniform``, ``volume``) are cheap enough to
+            re-run every epoch.
+        per_inference: Whether its credit comes from the inferences actually served (the
+            retrieval trail: the K neighbours that answered each query) rather than from a
+            valuation of the training set; the caller then supplies the credit itself.
+        budget_option: The keyword option a sampling budget feeds (``n_permutations``,
+            ``n_samples``), or None.
+        model_kind: The model kind its utility must use (``"knn"``: exact for kNN only;
+            ``"logistic"``: influence needs a differentiable model), or None for the
+            datanet's own model.
+    """
+
+    function: Engine
+    needs_utility: bool = True
+    per_inference: bool = False
+    budget_option: str | None = None
+    model_kind: Literal["knn", "logistic"] | None = None
+
+
+ENGINES: Mapping[str, EngineSpec] = MappingProxyType(
     {
-        "uniform": uniform,
-        "volume": volume,
-        "retrieval": retrieval_engine,
-        "loo": loo,
-        "knn_shapley": knn_shapley_engine,
-        "tmc_shapley": tmc_shapley,
-        "banzhaf": banzhaf,
-        "influence": influence,
+        "uniform": EngineSpec(uniform, needs_utility=False),
+        "volume": EngineSpec(volume, needs_utility=False),
+        "retrieval": EngineSpec(retrieval_engine, needs_utility=False, per_inference=True),
+        "loo": EngineSpec(loo),
+        "knn_shapley": EngineSpec(knn_shapley_engine, model_kind="knn"),
+        "tmc_shapley": EngineSpec(tmc_shapley, budget_option="n_permutations"),
+        "banzhaf": EngineSpec(banzhaf, budget_option="n_samples"),
+        "influence": EngineSpec(influence, model_kind="logistic"),
     }
 )
-"""Read-only registry: engine name → engine function (common signature)."""
+"""Read-only registry: engine name → :class:`EngineSpec` (the scenario schema's
+``attribution.engine`` names; a test keeps the two lists equal)."""
 
 
 def compute(
@@ -1239,14 +1253,14 @@ def compute(
 ) -> FloatArray:
     """Run the engine called ``engine_name`` (a key of :data:`ENGINES`) and return its
     per-point values (float64 [N]); ``opts`` are the engine's keyword options."""
-    engine = ENGINES.get(engine_name)
-    if engine is None:
+    spec = ENGINES.get(engine_name)
+    if spec is None:
         raise UnknownEngineError(
             f"compute: unknown attribution engine {engine_name!r}; choose one of "
             f"{', '.join(sorted(ENGINES))}"
         )
     try:
-        return engine(x, y, owners, utility, rng=rng, **opts)
+        return spec.function(x, y, owners, utility, rng=rng, **opts)
     except TypeError as exc:
         if "unexpected keyword" in str(exc):
             raise AttributionError(

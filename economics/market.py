@@ -18,7 +18,7 @@ Contents:
   batches of signed orders (sequential, optionally seeded-shuffled) and a vectorised netted
   batch (:meth:`ConstantProductPool.execute_net`). ``k`` never decreases and reserves stay
   strictly positive; every rejected operation leaves the pool unchanged.
-* :class:`OrderFlow` — exogenous signed USD flow per epoch (log-normal magnitude with drift,
+* :class:`OrderFlow` — exogenous signed USD flow per epoch (log-normal magnitude with growth,
   volatility and one-epoch shocks), deterministic given a numpy ``Generator``; drawn epoch by
   epoch (:meth:`OrderFlow.draw`, what a simulation uses) or for a whole horizon at once
   (:meth:`OrderFlow.sample`, the same values), so a longer horizon never changes an epoch.
@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -626,35 +627,41 @@ class ConstantProductPool:
 class OrderFlow:
     """Exogenous signed USD order flow per epoch (outside demand), seeded.
 
-    Magnitude: log-normal around a trend, ``mean_usd_per_epoch · exp(drift·t) · N_t`` with
+    Magnitude: log-normal around a trend, ``mean_usd_per_epoch · exp(growth·t) · N_t`` with
     ``E[N_t] = 1``: if ``persistent`` the log-noise is a random walk (demand regimes that
     last: ``log N_t = σ·(Z_0+…+Z_t) − σ²(t+1)/2``), otherwise i.i.d. per epoch
-    (``log N_t = σ·Z_t − σ²/2``). So ``E[|flow_t|] = mean_usd_per_epoch · exp(drift·t)``
+    (``log N_t = σ·Z_t − σ²/2``). So ``E[|flow_t|] = mean_usd_per_epoch · exp(growth·t)``
     before shocks in both modes. Sign: each epoch is a net sell with probability
     ``sell_share`` (negative flow), otherwise a net buy. Shocks multiply the magnitude of
-    single epochs.
+    single epochs and may add a one-off net flow.
+
+    Parameter names are the scenario schema's (``market.order_flow``), so the process is
+    built as ``OrderFlow(**section.model_dump())``.
 
     Attributes:
         mean_usd_per_epoch: expected |flow| at epoch 0 (USD per epoch, >= 0).
-        drift_per_epoch: log-growth rate of the expected |flow| (1/epoch; 0 = flat,
+        growth_per_epoch: log-growth rate of the expected |flow| (1/epoch; 0 = flat,
             0.01 ≈ +1 % per epoch, negative = fading demand).
         volatility: standard deviation of the log-magnitude shock per epoch
             (dimensionless per √epoch, >= 0; 0 = deterministic trend).
         sell_share: probability that an epoch's net flow is a sell (dimensionless, [0, 1];
             0 = pure outside demand, 0.5 = symmetric noise trading).
         persistent: True = random-walk log-noise (shocks persist), False = i.i.d. noise.
-        shocks: ``((epoch, multiplier), ...)``: the flow magnitude of ``epoch`` (epochs,
-            >= 0) is multiplied by ``multiplier`` (dimensionless, >= 0; e.g. 5 for a hype
-            spike, 0.1 for a crash in demand). Repeated epochs multiply; epochs beyond the
-            sampled horizon are ignored. Lists are accepted and stored as tuples.
+        shocks: ``((epoch, multiplier, net_usd), ...)``: the flow magnitude of ``epoch``
+            (epochs, >= 0) is multiplied by ``multiplier`` (dimensionless, >= 0; e.g. 5 for
+            a hype spike, 0.1 for a crash in demand), then ``net_usd`` (USD, signed; a buy
+            > 0, a sell < 0) is added to that epoch's flow. Repeated epochs multiply and
+            add in the order listed; epochs beyond the sampled horizon are ignored. Each
+            shock may be a pair ``(epoch, multiplier)`` (no net flow) or a mapping with
+            those keys (a scenario's shock); stored as triples.
     """
 
     mean_usd_per_epoch: float
-    drift_per_epoch: float = 0.0
+    growth_per_epoch: float = 0.0
     volatility: float = 0.0
     sell_share: float = 0.0
     persistent: bool = True
-    shocks: tuple[tuple[int, float], ...] = ()
+    shocks: tuple[tuple[int, float, float], ...] = ()
 
     def __post_init__(self) -> None:
         def bad(field: str, value: object, need: str) -> OrderFlowError:
@@ -663,9 +670,9 @@ class OrderFlow:
         m = self.mean_usd_per_epoch
         if not (isinstance(m, numbers.Real) and math.isfinite(m) and m >= 0):
             raise bad("mean_usd_per_epoch", m, "a finite number of USD per epoch >= 0")
-        d = self.drift_per_epoch
+        d = self.growth_per_epoch
         if not (isinstance(d, numbers.Real) and math.isfinite(d)):
-            raise bad("drift_per_epoch", d, "a finite log-growth rate per epoch")
+            raise bad("growth_per_epoch", d, "a finite log-growth rate per epoch")
         v = self.volatility
         if not (isinstance(v, numbers.Real) and math.isfinite(v) and v >= 0):
             raise bad("volatility", v, "a finite number >= 0")
@@ -674,18 +681,43 @@ class OrderFlow:
             raise bad("sell_share", s, "a probability in [0, 1]")
         if not isinstance(self.persistent, bool):
             raise bad("persistent", self.persistent, "True or False")
-        shocks: list[tuple[int, float]] = []
+        shocks: list[tuple[int, float, float]] = []
         for item in self.shocks:
             try:
-                epoch, mult = item
-            except (TypeError, ValueError):
-                raise bad("shocks", item, "a pair (epoch, multiplier)") from None
+                if isinstance(item, Mapping):
+                    epoch, mult = item["epoch"], item["multiplier"]
+                    net = item.get("net_usd", 0.0)
+                else:
+                    epoch, mult, *rest = item
+                    (net,) = rest or (0.0,)
+            except (KeyError, TypeError, ValueError):
+                raise bad("shocks", item, "(epoch, multiplier[, net_usd])") from None
             if isinstance(epoch, bool) or not isinstance(epoch, int | np.integer) or epoch < 0:
                 raise bad("shocks", item, "(epoch, multiplier) with an integer epoch >= 0")
             if not (isinstance(mult, numbers.Real) and math.isfinite(mult) and mult >= 0):
                 raise bad("shocks", item, "(epoch, multiplier) with a finite multiplier >= 0")
-            shocks.append((int(epoch), float(mult)))
+            if not (isinstance(net, numbers.Real) and math.isfinite(net)):
+                raise bad("shocks", item, "(epoch, multiplier, net_usd) with a finite net_usd")
+            shocks.append((int(epoch), float(mult), float(net)))
         object.__setattr__(self, "shocks", tuple(shocks))
+
+    def peak_log_trend(self, epochs: int) -> float:
+        """The log of the largest expected |flow| (USD) over epochs ``0 … epochs−1``:
+        ``log(mean · exp(growth · t) · shock multipliers of t)`` at its worst epoch (−inf for
+        a zero mean). Lets a simulation refuse at setup a flow it could not trade later,
+        instead of failing when the draw gets there."""
+        if self.mean_usd_per_epoch == 0:
+            return -math.inf
+        log_mean = math.log(self.mean_usd_per_epoch)
+        worst = log_mean + max(self.growth_per_epoch, 0.0) * (epochs - 1)
+        log_mult: dict[int, float] = {}
+        for epoch, mult, _ in self.shocks:
+            if epoch < epochs:
+                m = math.log(mult) if mult > 0 else -math.inf
+                log_mult[epoch] = log_mult.get(epoch, 0.0) + m
+        for epoch, lm in log_mult.items():
+            worst = max(worst, log_mean + self.growth_per_epoch * epoch + lm)
+        return worst
 
     def sample(self, epochs: int, rng: np.random.Generator) -> np.ndarray:
         """Draw the signed USD flow for epochs ``0 … epochs−1`` in one vectorised call.
@@ -725,7 +757,7 @@ class OrderFlow:
         so an epoch's flow never depends on how many epochs the run will have.
 
         Args:
-            epoch: the epoch index t (epochs, >= 0): sets the trend ``exp(drift·t)``, the
+            epoch: the epoch index t (epochs, >= 0): sets the trend ``exp(growth·t)``, the
                 random walk's variance correction and the shocks that apply.
             rng: the numpy Generator to draw from.
             walk: ``Z_0 + … + Z_{t−1}``, as returned by the previous call (0 at epoch 0);
@@ -765,24 +797,28 @@ class OrderFlow:
             log_noise = sigma * z - 0.5 * sigma * sigma
         with np.errstate(over="ignore"):
             magnitude = float(self.mean_usd_per_epoch) * np.exp(
-                float(self.drift_per_epoch) * t + log_noise
+                float(self.growth_per_epoch) * t + log_noise
             )
+        at = np.array([e for e, _, _ in self.shocks], dtype=np.int64)
+        inside = (at >= start) & (at < start + n)
         if self.shocks:
-            at = np.array([e for e, _ in self.shocks], dtype=np.int64)
-            mult = np.array([m for _, m in self.shocks], dtype=np.float64)
-            inside = (at >= start) & (at < start + n)
+            mult = np.array([m for _, m, _ in self.shocks], dtype=np.float64)
             factors = np.ones(n, dtype=np.float64)
             np.multiply.at(factors, at[inside] - start, mult[inside])
             magnitude = magnitude * factors
         if not np.isfinite(magnitude).all():
             raise OrderFlowError(
                 f"{op}: the flow overflows float64 by epoch {start + n - 1} "
-                f"(drift_per_epoch={self.drift_per_epoch!r}, volatility={self.volatility!r}); "
-                "lower the drift/volatility or use fewer epochs"
+                f"(growth_per_epoch={self.growth_per_epoch!r}, volatility={self.volatility!r}); "
+                "lower the growth/volatility or use fewer epochs"
             )
         threshold = float(ndtri(float(self.sell_share)))  # -inf at 0, +inf at 1
         sign = np.where(x < threshold, -1.0, 1.0)
-        return magnitude * sign
+        flow = magnitude * sign
+        if inside.any():  # one-off net flows, added in the order listed
+            net = np.array([v for _, _, v in self.shocks], dtype=np.float64)
+            np.add.at(flow, at[inside] - start, net[inside])
+        return flow
 
 
 def _check_generator(op: str, rng: object) -> None:

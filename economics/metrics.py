@@ -40,7 +40,6 @@ __all__ = [
     "false_positive_rate",
     "fdv",
     "gini",
-    "ground_truth_per_owner",
     "ground_truth_values",
     "inflation",
     "kendall_tau_b",
@@ -611,42 +610,6 @@ def ground_truth_values(
             f"({xt.shape[0]},) — one value per training point."
         )
     return values
-
-
-def ground_truth_per_owner(
-    values: ArrayLike, owners: ArrayLike, n_owners: int
-) -> NDArray[np.float64]:
-    """Ground-truth value per owner: the sum of the values of the owner's points.
-
-    Φ_o = Σ_{i : owner_i = o} φ_i, via ``np.bincount`` (owners with no point get 0).
-
-    Args:
-        values: value φ per data point (e.g. from :func:`ground_truth_values`).
-        owners: owner id (ledger account id, integer in [0, n_owners)) per data point.
-        n_owners: number of owners (accounts); length of the result.
-
-    Returns:
-        float64 array of shape (n_owners,).
-    """
-    func = "ground_truth_per_owner"
-    v = _vector(func, "values", values)
-    o = np.asarray(owners)
-    if o.ndim != 1 or (o.size and not np.issubdtype(o.dtype, np.integer)):
-        raise MetricInputError(
-            f"{func}: owners must be a 1-D integer array (account ids); got dtype "
-            f"{o.dtype}, shape {o.shape}."
-        )
-    _same_length(func, values=v, owners=o)
-    if isinstance(n_owners, bool) or not isinstance(n_owners, int | np.integer) or n_owners < 0:
-        raise MetricInputError(f"{func}: n_owners must be an integer >= 0; got {n_owners!r}.")
-    n_owners = int(n_owners)
-    if o.size and (o.min() < 0 or o.max() >= n_owners):
-        bad = int(o.min()) if o.min() < 0 else int(o.max())
-        raise MetricInputError(
-            f"{func}: owner ids must lie in [0, n_owners={n_owners}); got {bad}. "
-            "Pass n_owners = number of ledger accounts."
-        )
-    return np.bincount(o.astype(np.int64), weights=v, minlength=n_owners).astype(np.float64)
 
 
 # --------------------------------------------------------------------- supply & market

@@ -119,7 +119,7 @@ class ChainParams:
             (0.125 = ±12.5 % for a full / empty block at target 0.5); in (0, 1).
         target_fullness: block usage the base fee steers to, a fraction of capacity in
             (0, 1] (0.5 = half-full blocks, as in EIP-1559).
-        tip_median_tokens: median tip (priority fee) per transaction, in tokens (>= 0);
+        tip_tokens: median tip (priority fee) per transaction, in tokens (>= 0);
             a kind's own median can be given to :meth:`Chain.settle`.
         tip_sigma: spread of the log-normal tip distribution, the standard deviation of
             log(tip), dimensionless (>= 0).
@@ -146,7 +146,7 @@ class ChainParams:
     max_base_fee_tokens: float = 1e3
     base_fee_max_change: float = 0.125
     target_fullness: float = 0.5
-    tip_median_tokens: float = 1e-4
+    tip_tokens: float = 1e-4
     tip_sigma: float = 1.0
     tip_buckets: int = 8
     payout_policy: Literal["stream", "batch"] = "batch"
@@ -210,9 +210,9 @@ class ChainParams:
         fullness = finite("target_fullness")
         if not (0.0 < fullness <= 1.0):
             raise bad("target_fullness", fullness, "give a fraction in (0, 1], e.g. 0.5")
-        tip = finite("tip_median_tokens")
+        tip = finite("tip_tokens")
         if not (0.0 <= tip < math.inf):
-            raise bad("tip_median_tokens", tip, "give a finite tip >= 0 tokens")
+            raise bad("tip_tokens", tip, "give a finite tip >= 0 tokens")
         sigma = finite("tip_sigma")
         if not (0.0 <= sigma < math.inf):
             raise bad("tip_sigma", sigma, "give a finite spread >= 0")
@@ -402,14 +402,6 @@ def base_fee_path_tokens(
     return np.minimum(np.maximum(np.exp(path), min_base_fee_tokens), max_base_fee_tokens)
 
 
-def _even_split(total: np.ndarray | int, parts: int) -> np.ndarray:
-    """Split integer totals into ``parts`` near-equal integers (last axis), evenly spaced."""
-    t = np.asarray(total, dtype=np.int64)
-    edges = (np.arange(parts + 1, dtype=np.int64)[:, None] * t.reshape(1, -1)) // parts
-    out = np.diff(edges, axis=0)
-    return out[:, 0] if t.ndim == 0 else out
-
-
 def _uniform_mixture_stats(
     lo: np.ndarray, hi: np.ndarray, weight: np.ndarray, q: float
 ) -> tuple[float, float]:
@@ -534,7 +526,7 @@ class Chain:
                 ``{"fee": 1200, "payout": 9000, "swap": 40}``), non-negative integers; a
                 1-D integer array is taken as counts of kinds "0", "1", ...
             tips: optional median tip per kind, in tokens per transaction, overriding
-                ``params.tip_median_tokens`` for the kinds listed.
+                ``params.tip_tokens`` for the kinds listed.
 
         Returns:
             The epoch's :class:`EpochChainStats`.
@@ -640,7 +632,7 @@ class Chain:
     def _check_tips(
         self, tips: Mapping[str, float] | None, counts: Mapping[str, int]
     ) -> dict[str, float]:
-        medians = {k: float(self.params.tip_median_tokens) for k in counts}
+        medians = {k: float(self.params.tip_tokens) for k in counts}
         for kind, value in (tips or {}).items():
             if (
                 isinstance(value, bool)
@@ -885,18 +877,22 @@ def payout_tx_count(
             f"payout_tx_count: contributor id {int(ids.min())} is invalid; use ids >= 0 "
             "and -1 for an empty slot"
         )
-    if credit_tokens is None:
-        credit = (ids >= 0).astype(float)
-    else:
-        credit = np.asarray(credit_tokens, dtype=float)
-        if credit.size != ids.size:
-            raise ChainError(
-                f"payout_tx_count: credit_tokens has {credit.size} entries, contributors "
-                f"{ids.size}; give one credit per contributor slot"
-            )
-        if not np.all(np.isfinite(credit)):
-            raise ChainError("payout_tx_count: credit_tokens must be finite; found NaN or inf")
-        credit = np.where(ids >= 0, credit.reshape(ids.shape), 0.0)
+    if credit_tokens is None:  # every listed entry is credited: count distinct ids
+        if policy == "batch":
+            return int(np.unique(ids[ids >= 0]).size)
+        srt = np.sort(ids, axis=1)
+        new_run = np.ones(srt.shape, dtype=bool)
+        new_run[:, 1:] = srt[:, 1:] != srt[:, :-1]
+        return int(np.count_nonzero(new_run & (srt >= 0)))
+    credit = np.asarray(credit_tokens, dtype=float)
+    if credit.size != ids.size:
+        raise ChainError(
+            f"payout_tx_count: credit_tokens has {credit.size} entries, contributors "
+            f"{ids.size}; give one credit per contributor slot"
+        )
+    if not np.all(np.isfinite(credit)):
+        raise ChainError("payout_tx_count: credit_tokens must be finite; found NaN or inf")
+    credit = np.where(ids >= 0, credit.reshape(ids.shape), 0.0)
 
     if policy == "batch":
         valid = ids >= 0

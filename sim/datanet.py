@@ -25,11 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from enum import IntEnum
 
 import numpy as np
 import numpy.typing as npt
 
+from ledgerlab.agents.plans import Kind
+from ledgerlab.economics.defenses.dedup import content_hash
 from ledgerlab.economics.learning import apply_trigger
 
 __all__ = [
@@ -68,65 +69,6 @@ class DatanetError(ValueError):
     """Bad input to the learning task, a contribution generator or a datanet."""
 
 
-class Kind(IntEnum):
-    """What kind of contribution a point is (stored as int8 in ``Batch.kind``)."""
-
-    HONEST = 0
-    LABEL_FLIP = 1
-    BACKDOOR = 2
-    NOISE = 3
-    DUPLICATE = 4
-    NEAR_DUPLICATE = 5
-
-
-# ---------------------------------------------------------------------------------------------
-# content hash
-
-
-_U64 = np.uint64
-_FNV_OFFSET = _U64(0xCBF29CE484222325)
-_FNV_PRIME = _U64(0x100000001B3)
-_GOLDEN = _U64(0x9E3779B97F4A7C15)
-_MIX1 = _U64(0xBF58476D1CE4E5B9)
-_MIX2 = _U64(0x94D049BB133111EB)
-
-
-def _splitmix64(z: HashArray) -> HashArray:
-    """splitmix64 finaliser on a uint64 array (wrap-around arithmetic, bijective)."""
-    z = z + _GOLDEN
-    z = (z ^ (z >> _U64(30))) * _MIX1
-    z = (z ^ (z >> _U64(27))) * _MIX2
-    return z ^ (z >> _U64(31))
-
-
-def content_hash(x: npt.ArrayLike, y: npt.ArrayLike, decimals: int = HASH_DECIMALS) -> HashArray:
-    """64-bit content hash of each point (row of ``x`` [n, d] with label ``y`` [n]).
-
-    Features are rounded to ``decimals`` decimals and ``-0.0`` is folded into ``0.0``; the
-    float64 bit patterns of the d features and the label are each scrambled by the splitmix64
-    finaliser and folded in order FNV-1a style (h = (h XOR mix(word)) · FNV_prime), then the
-    result is finalised once more. Identical points (after rounding) give identical hashes;
-    different points collide with probability ~2⁻⁶⁴ per pair (~n²/2⁶⁵ for a set of n), so a
-    million points have a collision chance below 1e-7. Vectorised over points; the loop is over
-    the d feature columns only.
-    """
-    xa = np.asarray(x, dtype=np.float64)
-    if xa.ndim != 2:
-        raise DatanetError(f"content_hash: x must be 2-D [n, d], got shape {xa.shape}")
-    ya = np.asarray(y)
-    if ya.shape != (xa.shape[0],):
-        raise DatanetError(
-            f"content_hash: y must have one label per row ({xa.shape[0]}), got shape {ya.shape}"
-        )
-    rounded = np.ascontiguousarray(np.round(xa, decimals) + 0.0)  # + 0.0 turns -0.0 into 0.0
-    words = rounded.view(np.uint64)
-    h = np.full(xa.shape[0], _FNV_OFFSET, dtype=np.uint64)
-    for j in range(words.shape[1]):
-        h = (h ^ _splitmix64(words[:, j])) * _FNV_PRIME
-    h = (h ^ _splitmix64(ya.astype(np.int64).view(np.uint64))) * _FNV_PRIME
-    return _splitmix64(h)
-
-
 # ---------------------------------------------------------------------------------------------
 # batches
 
@@ -162,7 +104,8 @@ class Batch:
     kind: npt.NDArray[np.int8]
     """``Kind`` of each point, int8 [n]."""
     hash: HashArray
-    """Content hash of (rounded features, label), uint64 [n]; see ``content_hash``."""
+    """Content hash of (features rounded to ``HASH_DECIMALS``, label), uint64 [n]
+    (``economics.defenses.content_hash``: what the dedup defence compares)."""
     y_true: IntArray
     """Class the features were generated from, int64 [n]; ``NO_CLASS`` (-1) if none/unknown.
     Simulator-only truth: agents and defences must not read it."""
@@ -203,7 +146,9 @@ class Batch:
             yt = np.asarray(y_true, dtype=np.int64).copy()
             if yt.shape != (n,):
                 raise DatanetError(f"Batch.build: y_true must have {n} entries, got {yt.shape}")
-        return cls(x=xa, y=ya, owner=own, kind=kd, hash=content_hash(xa, ya), y_true=yt)
+        return cls(
+            x=xa, y=ya, owner=own, kind=kd, hash=content_hash(xa, ya, HASH_DECIMALS), y_true=yt
+        )
 
     @classmethod
     def empty(cls, n_features: int) -> Batch:

@@ -10,10 +10,10 @@ from typing import Any
 import pandas as pd
 from tqdm.auto import tqdm
 
-from ledgerlab.scenarios import Scenario, apply_overrides
-from ledgerlab.scenarios.library import load_scenario
-from ledgerlab.sim.model import EconomyModel, resolve_scenario
+from ledgerlab.scenarios import Scenario
+from ledgerlab.sim.model import EconomyModel
 from ledgerlab.sim.output import check_target, write_run
+from ledgerlab.sim.resolve import resolve_scenario
 
 
 @dataclass
@@ -22,7 +22,7 @@ class RunResult:
 
     Attributes:
         timeseries: One row per epoch (model KPIs; columns documented in
-            ``sim.model.KPI_NAMES``), with ``run_id`` and ``seed`` columns.
+            ``sim.kpis.KPI_NAMES``), with ``run_id`` and ``seed`` columns.
         agents: Agent snapshots: one row per individual per snapshot epoch.
         summary: Final KPIs (JSON-friendly dict).
         scenario: The resolved scenario that ran.
@@ -65,16 +65,7 @@ def run(
         force: With ``out``, replace an earlier run folder that also holds your own files,
             keeping those files.
     """
-    if isinstance(scenario, str | Path):
-        scenario = load_scenario(scenario)
-    sc = resolve_scenario(scenario, overrides or {})
-    extra: dict[str, Any] = {}
-    if epochs is not None:
-        extra["epochs"] = epochs
-    if seed is not None:
-        extra["seed"] = seed
-    if extra:
-        sc = apply_overrides(sc, extra)
+    sc = resolve_scenario(scenario, overrides, epochs=epochs, seed=seed)
     state = check_target(out, force=force) if out is not None else None
     model = EconomyModel(sc, check=check)
     if progress is None:

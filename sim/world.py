@@ -1,8 +1,9 @@
 """Per-datanet simulation state: the task, the accepted points, the held-out sets and the
-attribution bookkeeping that lives beside the points.
+engine's values that live beside the points.
 
-Kept apart from :mod:`sim.model` so the epoch loop reads as a list of phases, while the
-per-point arrays (engine values, retrieval credit, ground-truth values) live here.
+What changes every epoch (fees, retrieval credit) is not here but in the epoch's flows
+(``sim.flows.DatanetFees``); what persists across epochs (the store, the engine's latest
+valuation and its epoch) is.
 """
 
 from __future__ import annotations
@@ -28,11 +29,6 @@ class DatanetState:
         x_gt, y_gt: Large clean set for ground-truth KNN-Shapley (points).
         values: Latest engine value per stored point (0 for points added since), aligned
             with ``store`` rows.
-        credit: This epoch's retrieval credit per stored point (tokens of fees).
-        credit_independent: Part of ``credit`` from independent (non-wash) consumers.
-        fees_net_tokens: This epoch's contributor share of fees on the datanet (tokens).
-        fees_independent_tokens: The part of it paid by independent consumers (tokens).
-        last_weights: This epoch's per-account reward weights (after defences).
         valued_epoch: Epoch of the last engine valuation (-1 never).
     """
 
@@ -44,11 +40,6 @@ class DatanetState:
     x_gt: np.ndarray
     y_gt: np.ndarray
     values: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    credit: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    credit_independent: np.ndarray = field(default_factory=lambda: np.zeros(0))
-    fees_net_tokens: float = 0.0
-    fees_independent_tokens: float = 0.0
-    last_weights: np.ndarray | None = None
     valued_epoch: int = -1
     _honest_model_epoch: int = -1
     honest_only_accuracy: float = float("nan")
@@ -77,14 +68,12 @@ class DatanetState:
         )
 
     def sync_columns(self) -> None:
-        """Grow the per-point arrays to the store's size (new points start at zero)."""
+        """Grow the per-point values to the store's size (new points start at zero)."""
         n = self.store.size
-        for name in ("values", "credit", "credit_independent"):
-            arr = getattr(self, name)
-            if arr.shape[0] < n:
-                grown = np.zeros(max(n, 2 * arr.shape[0]))
-                grown[: arr.shape[0]] = arr
-                setattr(self, name, grown)
+        if self.values.shape[0] < n:
+            grown = np.zeros(max(n, 2 * self.values.shape[0]))
+            grown[: self.values.shape[0]] = self.values
+            self.values = grown
 
     def training_rows(self) -> np.ndarray:
         """Rows a model trains on and attribution values: the active points, restricted to

@@ -7,7 +7,7 @@ contributor of a point keeps the credit:
 * **exact duplicate** — the point's content hash (:func:`content_hash`) equals that of an
   earlier point: one already accepted (any owner, including the same owner re-uploading its
   own point) or one earlier in the same batch (the first occurrence in batch order keeps);
-* **near duplicate** — the point lies at Euclidean distance ``< ε`` (``near_distance``, in
+* **near duplicate** — the point lies at Euclidean distance ``< ε`` (``near_duplicate_distance``, in
   feature units) from an earlier point of a *different* owner: an accepted point, or a point
   earlier in the same batch that is not itself an exact duplicate (a refused copy does not
   make its neighbours near duplicates — its original already counts). Near duplicates in the
@@ -68,7 +68,7 @@ class DedupParams:
     """Parameters of the duplicate screen (defaults match the scenario schema's ``dedup``
     section)."""
 
-    near_distance: float = 0.05
+    near_duplicate_distance: float = 0.05
     """ε: points closer than this to another owner's earlier point are near duplicates
     (feature units, Euclidean distance, >= 0; 0 switches the near check off like
     ``near=False``; set it well below the nearest-neighbour spacing of honest data)."""
@@ -81,8 +81,8 @@ class DedupParams:
         cls = type(self).__name__
         object.__setattr__(self, "exact", check_bool(cls, "exact", self.exact))
         object.__setattr__(self, "near", check_bool(cls, "near", self.near))
-        eps = check_float(cls, "near_distance", self.near_distance, 0.0)
-        object.__setattr__(self, "near_distance", eps)
+        eps = check_float(cls, "near_duplicate_distance", self.near_duplicate_distance, 0.0)
+        object.__setattr__(self, "near_duplicate_distance", eps)
 
 
 # --------------------------------------------------------------------------------------
@@ -101,23 +101,30 @@ def _splitmix64(z: npt.NDArray[np.uint64]) -> npt.NDArray[np.uint64]:
     return z ^ (z >> np.uint64(31))
 
 
-def content_hash(x: npt.ArrayLike, y: npt.ArrayLike | None = None) -> npt.NDArray[np.uint64]:
-    """64-bit content hash of each point (its exact feature bits, and its label if given).
+def content_hash(
+    x: npt.ArrayLike, y: npt.ArrayLike | None = None, decimals: int | None = None
+) -> npt.NDArray[np.uint64]:
+    """64-bit content hash of each point (its feature bits, and its label if given).
 
     Each feature's IEEE-754 bit pattern (``-0.0`` read as ``0.0``) is salted with its column
     index and mixed with SplitMix64; the column hashes are summed modulo 2**64 and mixed once
     more. Equal points hash equally; two different points collide with probability ≈ 2**-64.
-    Cost O(n·d), vectorised.
+    With ``decimals``, features are first rounded to that many decimals, so points equal up
+    to float round-off hash equal (the simulation's datanets hash at 9 decimals: any jitter
+    above ~1e-9 changes the hash). Cost O(n·d), vectorised.
 
     Args:
         x: features, float[n, d].
         y: labels, int[n], or None to hash the features only.
+        decimals: round features to this many decimals first; None = exact bits.
 
     Returns:
         uint64[n].
     """
     op = "content_hash"
     xv = as_features(op, "x", x)
+    if decimals is not None:
+        xv = np.round(xv, decimals)
     n, d = xv.shape
     cols = [np.ascontiguousarray(xv + 0.0).view(np.uint64)]
     if y is not None:
@@ -253,8 +260,8 @@ def screen_duplicates(
         exact |= _in_sorted_or_not(nh, oh)
 
     near_dist = np.full(n_new, np.inf)
-    if params.near and params.near_distance > 0 and n_new:
-        eps = params.near_distance
+    if params.near and params.near_duplicate_distance > 0 and n_new:
+        eps = params.near_duplicate_distance
         if n_old:
             tree = old_tree if old_tree is not None else cKDTree(ox)
             near_dist = _nearest_qualifying(tree, oo, nx, no, eps)
@@ -275,7 +282,7 @@ def screen_duplicates(
 
     severity = np.zeros(n_new, dtype=np.float64)
     if near.any():
-        severity[near] = np.clip(1.0 - near_dist[near] / params.near_distance, 0.0, 1.0)
+        severity[near] = np.clip(1.0 - near_dist[near] / params.near_duplicate_distance, 0.0, 1.0)
     severity[exact] = 1.0
     flagged = exact | near
     return ScreenResult.from_masks(

@@ -67,22 +67,22 @@ MEAN_AD_TO_SIGMA = 1.253314
 @dataclass(frozen=True)
 class QualityFilterParams:
     """Parameters of the quality filter (defaults match the scenario schema's
-    ``quality_filter`` section: k = 5, agreement >= 0.4, robust z <= 6; screening starts at
+    ``quality_filter`` section: knn_k = 5, agreement >= 0.4, robust z <= 6; screening starts at
     50 reference points)."""
 
-    k: int = 5
+    knn_k: int = 5
     """Reference neighbours consulted per new point (count, >= 1)."""
     min_label_agreement: float = 0.4
     """Minimum share of the k neighbours with the same label (dimensionless, in [0, 1])."""
     max_robust_z: float = 6.0
     """Largest accepted robust z-score over features (standard deviations, > 0)."""
     min_reference_points: int = 50
-    """Reference points needed before screening starts; fewer = accept all (count, >= k)."""
+    """Reference points needed before screening starts; fewer = accept all (count, >= knn_k)."""
 
     def __post_init__(self) -> None:
         cls = type(self).__name__
-        k = check_int(cls, "k", self.k, 1)
-        object.__setattr__(self, "k", k)
+        k = check_int(cls, "knn_k", self.knn_k, 1)
+        object.__setattr__(self, "knn_k", k)
         object.__setattr__(
             self,
             "min_label_agreement",
@@ -96,8 +96,8 @@ class QualityFilterParams:
         m = check_int(cls, "min_reference_points", self.min_reference_points, 1)
         if m < k:
             raise DefenseParamError(
-                f"{cls}.min_reference_points must be >= k={k} (the neighbours consulted), "
-                f"got {m}; raise min_reference_points or lower k"
+                f"{cls}.min_reference_points must be >= knn_k={k} (the neighbours consulted), "
+                f"got {m}; raise min_reference_points or lower knn_k"
             )
         object.__setattr__(self, "min_reference_points", m)
 
@@ -239,7 +239,7 @@ def screen_quality(
             f"{op}: ref_stats are for {stats.median.shape} features, expected ({d},)"
         )
 
-    agreement = label_agreement(nx, ny, ry, tree, params.k)
+    agreement = label_agreement(nx, ny, ry, tree, params.knn_k)
     z_max = robust_z(nx, stats).max(axis=1) if d else np.zeros(n_new)
     outlier = z_max > params.max_robust_z
     mislabel = agreement < params.min_label_agreement

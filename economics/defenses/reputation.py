@@ -16,7 +16,7 @@ record recovers. λ (``decay``) is the memory: the weight of the past after one 
 
 Known false-positive mode: honest contributors whose submissions are wrongly flagged (class
 overlap regions, near-duplicate collisions) lose reputation, and with it a share of their
-rewards; a new honest identity starting at ``initial`` below the threshold earns nothing at
+rewards; a new honest identity starting at ``initial_reputation`` below the threshold earns nothing at
 first. All functions are O(n) and vectorised over individuals.
 """
 
@@ -59,7 +59,7 @@ class ReputationParams:
     """Exponent γ of the reward multiplier r**γ (dimensionless, >= 0)."""
     penalty_threshold: float = 0.2
     """Reputation below which rewards stop entirely (dimensionless, in [0, 1])."""
-    initial: float = 0.5
+    initial_reputation: float = 0.5
     """Reputation of a new identity (dimensionless, in [0, 1])."""
 
     def __post_init__(self) -> None:
@@ -73,14 +73,18 @@ class ReputationParams:
             "penalty_threshold",
             check_float(cls, "penalty_threshold", self.penalty_threshold, 0.0, 1.0),
         )
-        object.__setattr__(self, "initial", check_float(cls, "initial", self.initial, 0.0, 1.0))
+        object.__setattr__(
+            self,
+            "initial_reputation",
+            check_float(cls, "initial_reputation", self.initial_reputation, 0.0, 1.0),
+        )
 
 
 def initial_reputation(n: int, params: ReputationParams) -> FloatArray:
-    """Reputation column for ``n`` new identities: all ``params.initial`` (float64[n]). O(n)."""
+    """Reputation column for ``n`` new identities: all ``params.initial_reputation`` (float64[n]). O(n)."""
     return np.full(
         check_int("initial_reputation", "n", n, exc=DefenseInputError),
-        params.initial,
+        params.initial_reputation,
         dtype=np.float64,
     )
 

@@ -189,9 +189,8 @@ def attributed_independent_fees(
 ) -> FloatArray:
     """Independent fees attributable to each contributor, from per-inference attribution.
 
-    Attribution comes as sparse triples ``(inference[e], account[e], weight[e])`` — the same
-    format as :func:`economics.fees.aggregate_inference_attribution` (e.g. the K neighbours
-    that answered a retrieval inference). Each inference's fee is shared over its triples by
+    Attribution comes as sparse triples ``(inference[e], account[e], weight[e])`` (e.g. the
+    K neighbours that answered a retrieval inference). Each inference's fee is shared over its triples by
     the positive part of their weights, and a contributor's share counts only when the
     inference's payer is independent of *that contributor* (not itself, not in its funding
     cluster):

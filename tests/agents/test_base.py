@@ -77,8 +77,9 @@ def test_role_names_and_churn_rule() -> None:
     assert len(set(ROLE_NAMES)) == len(ROLE_NAMES)
     rule = ChurnRule()
     with pytest.raises(dataclasses.FrozenInstanceError):
-        rule.exit_ratio = 2.0  # type: ignore[misc]
-    assert rule.min_age_epochs >= 1 and rule.ema_epochs >= 1
+        rule.lookback_epochs = 2  # type: ignore[misc]
+    assert rule.lookback_epochs >= 1 and rule.ema_epochs == float(rule.lookback_epochs)
+    assert ChurnRule(exit_below_return_on_cost=-0.5).exit_ratio == 0.5
 
 
 class Crowd(RoleSet):
@@ -89,7 +90,7 @@ class Crowd(RoleSet):
     extra_columns: ClassVar[dict[str, Any]] = {"skill": np.float64}
 
     def __init__(self, model: EconomyModel, churn: ChurnRule | None = None) -> None:
-        super().__init__(model, churn)
+        super().__init__(model, model.accounts, churn)
         self.left_rows: list[np.ndarray] = []
 
     def on_leave(self, rows: np.ndarray) -> None:
@@ -105,16 +106,16 @@ def model(tiny: Factory) -> EconomyModel:
 def test_add_opens_accounts_and_registers_them(model: EconomyModel) -> None:
     crowd = Crowd(model)
     before = model.ledger.n_accounts
-    model.epoch = 4
+    model.ledger.epoch = 4  # the registry's clock
     rows = crowd.add(5, skill=np.linspace(0, 1, 5))
     np.testing.assert_array_equal(rows, np.arange(5))
     acct = crowd.cols.account
     np.testing.assert_array_equal(acct, np.arange(before, before + 5))
     assert model.ledger.n_accounts == before + 5
-    assert (model.account_role[acct] == ROLE_NAMES.index("providers")).all()
-    assert model.account_adversary[acct].all()
-    np.testing.assert_array_equal(model.account_row[acct], rows)
-    assert (model.account_joined[acct] == 4).all()
+    assert (model.accounts.cols.role[acct] == ROLE_NAMES.index("providers")).all()
+    assert model.accounts.cols.adversary[acct].all()
+    np.testing.assert_array_equal(model.accounts.cols.row[acct], rows)
+    assert (model.accounts.cols.joined_epoch[acct] == 4).all()
     assert crowd.cols.active.all() and (crowd.cols.left_epoch == -1).all()
     assert (crowd.cols.joined_epoch == 4).all()
     np.testing.assert_allclose(crowd.cols.skill, np.linspace(0, 1, 5))
@@ -125,22 +126,24 @@ def test_add_opens_accounts_and_registers_them(model: EconomyModel) -> None:
 
 def test_registry_grows_past_its_capacity(model: EconomyModel) -> None:
     crowd = Crowd(model)
-    n = 3 * model.account_role.shape[0]
+    n = 3 * model.accounts.cols.role.shape[0]
     crowd.add(n)
     acct = crowd.cols.account
-    assert model.account_role.shape[0] >= model.ledger.n_accounts
-    np.testing.assert_array_equal(model.account_row[acct], np.arange(n))
+    assert model.accounts.n == model.accounts.cols.role.shape[0] == model.ledger.n_accounts
+    np.testing.assert_array_equal(model.accounts.cols.row[acct], np.arange(n))
     # Accounts opened before the growth keep their registration.
-    prov = model.providers.cols.account
-    np.testing.assert_array_equal(model.account_row[prov], np.arange(len(model.providers)))
-    assert model.reward_cum.shape[0] >= model.ledger.n_accounts
+    prov = model.roles.providers.cols.account
+    np.testing.assert_array_equal(
+        model.accounts.cols.row[prov], np.arange(len(model.roles.providers))
+    )
+    assert model.accounts.cols.reward_tokens.shape[0] == model.ledger.n_accounts
 
 
 # ------------------------------------------------------------------------ income and churn
 
 
 def test_record_income_updates_the_moving_averages_of_active_rows(model: EconomyModel) -> None:
-    crowd = Crowd(model, ChurnRule(ema_epochs=4.0))
+    crowd = Crowd(model, ChurnRule(lookback_epochs=4))
     crowd.add(4)
     crowd.cols.income_ema_usd[:] = 8.0
     crowd.cols.cost_ema_usd[:] = 4.0
@@ -165,25 +168,25 @@ def test_return_ratio_conventions(model: EconomyModel) -> None:
 def _crowd_at(model: EconomyModel, rule: ChurnRule, n: int = 10) -> Crowd:
     """A crowd of ``n`` founders that joined and started paying costs at epoch 0, the
     model now at epoch 50."""
-    model.epoch = 0
+    model.ledger.epoch = 0
     crowd = Crowd(model, rule)
     crowd.add(n)
     crowd.founders = n
     crowd.cols.first_cost_epoch[:] = 0
-    model.epoch = 50
+    model.ledger.epoch = 50
     return crowd
 
 
 def test_churn_removes_mature_individuals_below_the_exit_ratio(model: EconomyModel) -> None:
-    rule = ChurnRule(min_age_epochs=30, exit_ratio=0.5, entry_rate=0.0)
+    rule = ChurnRule(lookback_epochs=30, exit_below_return_on_cost=-0.5, entry_rate_per_epoch=0.0)
     crowd = _crowd_at(model, rule)
     cols = crowd.cols
     cols.income_ema_usd[:] = [1, 1, 1, 1, 1, 10, 10, 10, 10, 1]
     cols.cost_ema_usd[:] = [10, 10, 10, 10, 10, 1, 1, 1, 1, 10]
     cols.joined_epoch[9] = 45  # young: stays whatever its return
     cols.first_cost_epoch[9] = 45
-    left, joined = crowd.churn(np.random.default_rng(0))
-    assert (left, joined) == (5, 0)
+    out = crowd.churn(np.random.default_rng(0))
+    assert (out.left, out.joined) == (5, 0)
     assert cols.active.tolist() == [False] * 5 + [True] * 5
     assert cols.left_epoch.tolist() == [50] * 5 + [-1] * 5
     assert len(crowd.left_rows) == 1 and crowd.left_rows[0].tolist() == [0, 1, 2, 3, 4]
@@ -198,36 +201,46 @@ def test_churn_removes_mature_individuals_below_the_exit_ratio(model: EconomyMod
 def test_churn_waits_for_min_age_after_the_first_cost(model: EconomyModel) -> None:
     # Costs arrive with a submission and its rewards only later: an individual is judged
     # only once it has been paying costs for min_age_epochs, however old it is.
-    rule = ChurnRule(min_age_epochs=30, exit_ratio=0.5, entry_rate=0.0)
+    rule = ChurnRule(lookback_epochs=30, exit_below_return_on_cost=-0.5, entry_rate_per_epoch=0.0)
     crowd = _crowd_at(model, rule, n=3)
     cols = crowd.cols
     cols.income_ema_usd[:] = 0.0
     cols.cost_ema_usd[:] = 10.0
     cols.first_cost_epoch[:] = [-1, 45, 10]  # never paid, paid 5 epochs ago, 40 ago
-    assert crowd.churn(np.random.default_rng(0)) == (1, 0)
+    out = crowd.churn(np.random.default_rng(0))
+    assert (out.left, out.joined) == (1, 0)
     assert cols.active.tolist() == [True, True, False]
 
 
 def test_newcomers_follow_the_mean_return_and_respect_the_ceiling(model: EconomyModel) -> None:
     rng = np.random.default_rng(3)
-    unprofitable = _crowd_at(model, ChurnRule(entry_rate=1.0, exit_ratio=0.0))
+    unprofitable = _crowd_at(
+        model, ChurnRule(entry_rate_per_epoch=1.0, exit_below_return_on_cost=-1.0)
+    )
     unprofitable.cols.income_ema_usd[:] = 1.0
     unprofitable.cols.cost_ema_usd[:] = 1.0  # ratio 1: no newcomers at all
-    assert unprofitable.churn(rng) == (0, 0)
-    rich = _crowd_at(model, ChurnRule(entry_rate=1.0, exit_ratio=0.0, max_population=13))
+    out = unprofitable.churn(rng)
+    assert (out.left, out.joined) == (0, 0)
+    rich = _crowd_at(
+        model,
+        ChurnRule(entry_rate_per_epoch=1.0, exit_below_return_on_cost=-1.0, max_population=13),
+    )
     rich.cols.income_ema_usd[:] = 50.0
     rich.cols.cost_ema_usd[:] = 1.0  # Poisson mean 1·10·(10 − 1) = 90, capped at 3 rooms
-    left, joined = rich.churn(rng)
-    assert (left, joined) == (0, 3)
+    out = rich.churn(rng)
+    assert (out.left, out.joined) == (0, 3)
+    np.testing.assert_array_equal(out.new_rows, [10, 11, 12])
     assert len(rich) == 13 and rich.joined_total == 3
     assert (rich.cols.joined_epoch[10:] == 50).all() and rich.cols.active.all()
-    assert rich.churn(rng) == (0, 0)  # full
+    full = rich.churn(rng)
+    assert (full.left, full.joined) == (0, 0)  # full
 
 
 def test_disabled_churn_changes_nothing(model: EconomyModel) -> None:
     crowd = _crowd_at(model, ChurnRule(enabled=False))
     crowd.cols.cost_ema_usd[:] = 10.0
-    assert crowd.churn(np.random.default_rng(0)) == (0, 0)
+    out = crowd.churn(np.random.default_rng(0))
+    assert (out.left, out.joined) == (0, 0)
     assert crowd.cols.active.all() and len(crowd) == 10
 
 
@@ -235,7 +248,9 @@ def test_snapshot_joins_the_ledger_holdings(model: EconomyModel) -> None:
     crowd = Crowd(model)
     crowd.add(3, skill=0.5)
     acct = crowd.cols.account
-    model.ledger.transfer_many(np.full(3, model.treasury), acct, np.array([1.0, 2.0, 3.0]))
+    model.ledger.transfer_many(
+        np.full(3, model.accounts.protocol.treasury), acct, np.array([1.0, 2.0, 3.0])
+    )
     model.ledger.stake_many(acct[:1], np.array([0.5]))
     snap = crowd.snapshot()
     assert (snap["role"] == "providers").all() and snap["adversary"].all()

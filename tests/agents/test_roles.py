@@ -19,9 +19,11 @@ from ledgerlab.agents.farmers import (
     STRAT_OPERATOR,
     STRAT_SYBIL,
 )
+from ledgerlab.agents.plans import Kind
 from ledgerlab.agents.poisoners import STRATEGY_KIND
-from ledgerlab.sim.datanet import Kind
-from ledgerlab.sim.model import ONBOARDING_TOKENS, EconomyModel
+from ledgerlab.sim import datanet
+from ledgerlab.sim.accounts import ONBOARDING_TOKENS
+from ledgerlab.sim.model import EconomyModel
 
 Factory = Callable[..., EconomyModel]
 
@@ -29,14 +31,9 @@ Factory = Callable[..., EconomyModel]
 # ---------------------------------------------------------------------------------- plans
 
 
-def test_plan_kinds_equal_the_datanet_kinds() -> None:
-    for kind in Kind:
-        assert getattr(plans, kind.name) == kind.value
-    assert plans.FRESH == Kind.HONEST
-    assert {plans.HONEST, plans.LABEL_FLIP, plans.BACKDOOR, plans.NOISE} | {
-        plans.DUPLICATE,
-        plans.NEAR_DUPLICATE,
-    } == {int(k) for k in Kind}
+def test_point_kinds_are_defined_once() -> None:
+    assert datanet.Kind is Kind  # the generators make the kinds the roles plan
+    assert [k.value for k in Kind] == list(range(6))
 
 
 def test_poisson_submissions() -> None:
@@ -87,7 +84,7 @@ def test_choice_trades_accuracy_for_price_and_skips_untrained_models() -> None:
 
 def test_consumers_buy_within_budget(tiny: Factory) -> None:
     model = tiny(None, epochs=2, population__consumers=200)
-    c = model.consumers
+    c = model.roles.consumers
     assert len(c) == 200 and c.founders == 200
     pop = model.scenario.population
     # One log-normal spread scales both the rate and the budget of each consumer.
@@ -168,7 +165,7 @@ def test_demand_splits_each_consumer_like_a_multinomial(tiny: Factory) -> None:
     covariance given its total N: E[n_b] = N p_b, Cov[n_a, n_b] = N (p_b 1[a=b] - p_a p_b)."""
     model = tiny(None, epochs=2, population__consumers=400)
     pop = model.scenario.population
-    c = model.consumers
+    c = model.roles.consumers
     c.cols.rate[:] = 6.0
     c.cols.budget_usd[:] = 1e9
     acc = np.array([0.9, 0.8, 0.7])
@@ -201,7 +198,7 @@ def test_demand_splits_each_consumer_like_a_multinomial(tiny: Factory) -> None:
 def test_provider_quality_distributions(tiny: Factory) -> None:
     rng = np.random.default_rng(5)
     beta = tiny(None, epochs=2, population__provider_quality={"kind": "beta", "a": 8, "b": 2})
-    q = beta.providers.draw_quality(20_000, rng)
+    q = beta.roles.providers.draw_quality(20_000, rng)
     assert q.mean() == pytest.approx(0.8, abs=0.01)
     assert q.min() > 0 and q.max() < 1
     flat = tiny(
@@ -209,14 +206,14 @@ def test_provider_quality_distributions(tiny: Factory) -> None:
         epochs=2,
         population__provider_quality={"kind": "mean_spread", "mean": 0.7, "spread": 0.2},
     )
-    q = flat.providers.draw_quality(20_000, rng)
+    q = flat.roles.providers.draw_quality(20_000, rng)
     assert q.min() >= 0.5 and q.max() <= 0.9
     assert q.mean() == pytest.approx(0.7, abs=0.01)
 
 
 def test_providers_plan_honest_submissions_from_active_rows(tiny: Factory) -> None:
     model = tiny(None, epochs=2, population__provider_submissions_per_epoch=2.0)
-    p = model.providers
+    p = model.roles.providers
     pop = model.scenario.population
     p.cols.active[:10] = False
     plan = p.plan(np.random.default_rng(2))
@@ -225,25 +222,27 @@ def test_providers_plan_honest_submissions_from_active_rows(tiny: Factory) -> No
     np.testing.assert_array_equal(plan.owner, p.cols.account[plan.rows])
     np.testing.assert_array_equal(plan.quality, p.cols.quality[plan.rows])
     np.testing.assert_array_equal(plan.datanet, p.cols.datanet[plan.rows])
-    assert (plan.kind == plans.HONEST).all()
+    assert (plan.kind == Kind.HONEST).all()
     assert (plan.n_points == pop.provider_points_per_submission).all()
     assert (plan.cost_usd_per_point == pop.provider_cost_usd_per_point).all()
 
 
 def test_new_providers_receive_the_onboarding_grant(tiny: Factory) -> None:
     model = tiny(None, epochs=2)
-    p = model.providers
-    treasury = float(model.ledger.balance[model.treasury])
+    p = model.roles.providers
+    treasury = float(model.ledger.balance[model.accounts.protocol.treasury])
     rows = p.spawn(4, np.random.default_rng(0))
     acct = p.cols.account[rows]
+    assert (model.ledger.balance[acct] == 0).all()  # a role set opens accounts, moves no tokens
+    model.accounts.onboard(acct)  # the protocol's grant (the churn phase gives it)
     np.testing.assert_allclose(model.ledger.balance[acct], ONBOARDING_TOKENS)
-    assert float(model.ledger.balance[model.treasury]) == pytest.approx(
+    assert float(model.ledger.balance[model.accounts.protocol.treasury]) == pytest.approx(
         treasury - 4 * ONBOARDING_TOKENS
     )
-    src, dst, amount = model.funding_edges[-1]
-    assert (src == model.treasury).all() and dst.tolist() == acct.tolist()
+    src, dst, amount = model.accounts.funding_edges[-1]
+    assert (src == model.accounts.protocol.treasury).all() and dst.tolist() == acct.tolist()
     assert (amount == ONBOARDING_TOKENS).all()
-    assert set(p.cols.datanet[rows]) <= set(range(model.n_datanets))
+    assert set(p.cols.datanet[rows]) <= set(range(len(model.datanets)))
 
 
 # -------------------------------------------------------------------------------- farmers
@@ -260,7 +259,7 @@ def test_sybil_operators_fund_their_identities_from_one_wallet(tiny: Factory) ->
         population__farmers__identities_per_operator=4,
         population__farmers__sybil_funding_tokens=5.0,
     )
-    f = model.farmers
+    f = model.roles.farmers
     cols = f.cols
     assert len(f) == f.founders == 2 + 3 + 2 * (1 + 4)
     strategy = cols.strategy
@@ -272,13 +271,15 @@ def test_sybil_operators_fund_their_identities_from_one_wallet(tiny: Factory) ->
         ids = np.flatnonzero((strategy == STRAT_SYBIL) & (cols.operator == wallet))
         assert ids.size == 4
         assert np.unique(cols.datanet[ids]).size == 1  # one target datanet per operator
-        edges = [(dst, amt) for src, dst, amt in model.funding_edges if (src == wallet).all()]
+        edges = [
+            (dst, amt) for src, dst, amt in model.accounts.funding_edges if (src == wallet).all()
+        ]
         assert len(edges) == 1
         assert sorted(edges[0][0].tolist()) == sorted(cols.account[ids].tolist())
         assert (edges[0][1] == 5.0).all()
         np.testing.assert_allclose(model.ledger.balance[cols.account[ids]], 5.0)
     assert (cols.operator[strategy < STRAT_SYBIL] == -1).all()
-    assert model.account_adversary[cols.account].all()
+    assert model.accounts.cols.adversary[cols.account].all()
     model.ledger.check_invariants()
 
 
@@ -293,15 +294,15 @@ def test_farmers_plan_by_strategy_and_operators_do_not_upload(tiny: Factory) -> 
         population__farmers__sybil_content="fresh",
         population__farmers__submissions_per_epoch=5.0,
     )
-    f = model.farmers
+    f = model.roles.farmers
     plan = f.plan(np.random.default_rng(0))
     strategy = f.cols.strategy[plan.rows]
     assert STRAT_OPERATOR not in set(strategy.tolist())
     assert set(strategy.tolist()) == {STRAT_DUPLICATE, STRAT_NEAR_DUPLICATE, STRAT_SYBIL}
     expect = {
-        STRAT_DUPLICATE: plans.DUPLICATE,
-        STRAT_NEAR_DUPLICATE: plans.NEAR_DUPLICATE,
-        STRAT_SYBIL: plans.FRESH,
+        STRAT_DUPLICATE: Kind.DUPLICATE,
+        STRAT_NEAR_DUPLICATE: Kind.NEAR_DUPLICATE,
+        STRAT_SYBIL: Kind.HONEST,  # fresh points
     }
     np.testing.assert_array_equal(plan.kind, [expect[int(s)] for s in strategy])
     sybil = strategy == STRAT_SYBIL
@@ -319,11 +320,11 @@ def test_an_operator_leaving_takes_its_identities_and_newcomers_are_plain(
         population__farmers__sybil_operators=2,
         population__farmers__identities_per_operator=3,
     )
-    f = model.farmers
+    f = model.roles.farmers
     cols = f.cols
     op = int(np.flatnonzero(cols.strategy == STRAT_OPERATOR)[0])
     wallet = cols.account[op]
-    model.epoch = 9
+    model.ledger.epoch = 9
     cols.active[op] = False
     f.on_leave(np.array([op]))
     mine = cols.operator == wallet
@@ -344,13 +345,13 @@ def test_wash_consumers_collude_with_a_builder(tiny: Factory) -> None:
         population__farmers__wash=12,
         population__farmers__wash_inferences_per_epoch=3.0,
     )
-    w = model.wash
+    w = model.roles.wash
     assert len(w) == 12 and w.adversary
     b = w.cols.builder
-    assert ((b >= 0) & (b < len(model.builders))).all()
-    np.testing.assert_array_equal(w.cols.datanet, model.builders.cols.datanet[b])
+    assert ((b >= 0) & (b < len(model.roles.builders))).all()
+    np.testing.assert_array_equal(w.cols.datanet, model.roles.builders.cols.datanet[b])
     plan = w.plan(np.random.default_rng(0))
-    assert (plan.kind == plans.NEAR_DUPLICATE).all()
+    assert (plan.kind == Kind.NEAR_DUPLICATE).all()
     w.cols.active[:4] = False
     rows, counts = w.demand(np.random.default_rng(0))
     assert (rows >= 4).all() and (counts > 0).all() and rows.size == counts.size
@@ -370,15 +371,15 @@ def test_poisoners_submit_their_strategy_and_newcomers_copy_the_founders(
         population__poisoners__noise=2,
         population__poisoners__submissions_per_epoch=5.0,
     )
-    p = model.poisoners
+    p = model.roles.poisoners
     assert np.bincount(p.cols.strategy, minlength=3).tolist() == [4, 3, 2]
     plan = p.plan(np.random.default_rng(0))
     np.testing.assert_array_equal(plan.kind, np.asarray(STRATEGY_KIND)[p.cols.strategy[plan.rows]])
-    assert STRATEGY_KIND == (plans.LABEL_FLIP, plans.BACKDOOR, plans.NOISE)
-    assert set(plan.kind.tolist()) == {plans.LABEL_FLIP, plans.BACKDOOR, plans.NOISE}
+    assert STRATEGY_KIND == (Kind.LABEL_FLIP, Kind.BACKDOOR, Kind.NOISE)
+    assert set(plan.kind.tolist()) == {Kind.LABEL_FLIP, Kind.BACKDOOR, Kind.NOISE}
     only_flip = tiny(None, epochs=2, population__poisoners__label_flip=3)
-    rows = only_flip.poisoners.spawn(20, np.random.default_rng(0))
-    assert (only_flip.poisoners.cols.strategy[rows] == 0).all()
+    rows = only_flip.roles.poisoners.spawn(20, np.random.default_rng(0))
+    assert (only_flip.roles.poisoners.cols.strategy[rows] == 0).all()
 
 
 # ------------------------------------------------------ builders, validators and holders
@@ -391,7 +392,7 @@ def test_builders_spread_over_datanets_and_retrain_on_their_cadence(tiny: Factor
         population__builders=5,
         datanets=[{"name": "a", "retrain_every_epochs": 3}, {"name": "b"}],
     )
-    b = model.builders
+    b = model.roles.builders
     cols = b.cols
     assert cols.datanet.tolist() == [0, 1, 0, 1, 0]
     assert cols.retrain_every_epochs.tolist() == [3, 7, 3, 7, 3]
@@ -414,7 +415,7 @@ def test_validators_stake_and_a_fraction_colludes(tiny: Factory) -> None:
         population__validator_colluding_fraction=0.34,
         population__validator_stake_tokens=1_000.0,
     )
-    v = model.validators
+    v = model.roles.validators
     assert len(v) == 10 and int(v.cols.colluding.sum()) == 3
     np.testing.assert_allclose(model.ledger.staked[v.cols.account], 1_000.0)
     np.testing.assert_allclose(v.cols.stake_tokens, 1_000.0)
@@ -422,7 +423,7 @@ def test_validators_stake_and_a_fraction_colludes(tiny: Factory) -> None:
 
 def test_holders_are_the_vesting_buckets_individuals(tiny: Factory) -> None:
     model = tiny(None, epochs=2)
-    h = model.holders
+    h = model.roles.holders
     vesting = model.scenario.tokenomics.vesting
     seen = 0
     for i, bucket in enumerate(vesting):

@@ -20,7 +20,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import rankdata
 
-from ledgerlab.economics import attribution as att
 from ledgerlab.economics.attribution import (
     ENGINES,
     AttributionError,
@@ -591,10 +590,15 @@ def test_registry_dispatch_and_errors() -> None:
         compute("banzhaf", x, y, owners, util, rng=np.random.default_rng(1), n_samples=64),
         banzhaf(x, y, owners, util, rng=np.random.default_rng(1), n_samples=64),
     )
-    for name in ENGINES:
-        u = Utility(xv, yv, model="logistic") if name == "influence" else util
-        vals = compute(name, x, y, owners, u, rng=np.random.default_rng(2))
+    for name, spec in ENGINES.items():
+        u = Utility(xv, yv, model=spec.model_kind) if spec.model_kind else util
+        opts = {spec.budget_option: 8} if spec.budget_option else {}
+        vals = compute(name, x, y, owners, u, rng=np.random.default_rng(2), **opts)
         assert vals.dtype == np.float64 and vals.shape == (40,) and np.all(np.isfinite(vals))
+        if not spec.needs_utility:  # runs without one
+            compute(
+                name, x, y, owners, None, **({"neighbour_idx": [[0]]} if spec.per_inference else {})
+            )
     with pytest.raises(UnknownEngineError, match="unknown attribution engine 'shapley'"):
         compute("shapley", x, y, owners, util)
     with pytest.raises(AttributionError, match="does not take option"):
@@ -606,7 +610,25 @@ def test_registry_dispatch_and_errors() -> None:
     with pytest.raises(AttributionError, match="owners must be account ids"):
         compute("volume", x, y, -owners - 1, util)
     with pytest.raises(TypeError):
-        ENGINES["mine"] = volume  # type: ignore[index]
+        ENGINES["mine"] = ENGINES["volume"]  # type: ignore[index]
+
+
+def test_registry_entries_say_how_to_run_each_engine() -> None:
+    """What the simulation reads instead of testing engine names."""
+    assert [n for n, s in ENGINES.items() if not s.needs_utility] == [
+        "uniform",
+        "volume",
+        "retrieval",
+    ]
+    assert [n for n, s in ENGINES.items() if s.per_inference] == ["retrieval"]
+    assert {n: s.budget_option for n, s in ENGINES.items() if s.budget_option} == {
+        "tmc_shapley": "n_permutations",
+        "banzhaf": "n_samples",
+    }
+    assert {n: s.model_kind for n, s in ENGINES.items() if s.model_kind} == {
+        "knn_shapley": "knn",
+        "influence": "logistic",
+    }
 
 
 def test_utility_validates_fields() -> None:
@@ -628,17 +650,6 @@ def test_utility_validates_fields() -> None:
         influence(
             np.zeros((3, 2)), [0, 1, 2], [0, 0, 0], Utility(xv, yv, model="logistic", n_classes=2)
         )
-
-
-def test_utility_value_matches_naive() -> None:
-    xt, yt, xv, yv = small_set(77, 7, 5, 3)
-    assert (
-        abs(
-            att.utility_value(xt, yt, Utility(xv, yv, k=3))
-            - naive_knn_utility(xt, yt, xv, yv, 3, range(7))
-        )
-        < 1e-15
-    )
 
 
 # ------------------------------------------------------------------------ benchmark

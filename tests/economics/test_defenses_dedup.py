@@ -30,8 +30,8 @@ EMPTY_H = np.zeros(0, dtype=np.uint64)
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"near_distance": -0.1}, "near_distance"),
-        ({"near_distance": float("inf")}, "near_distance"),
+        ({"near_duplicate_distance": -0.1}, "near_duplicate_distance"),
+        ({"near_duplicate_distance": float("inf")}, "near_duplicate_distance"),
         ({"exact": 1}, "exact"),
         ({"near": "yes"}, "near"),
     ],
@@ -90,7 +90,7 @@ def test_screen_by_hand():
         old_x,
         content_hash(old_x),
         old_owner,
-        DedupParams(near_distance=0.1),
+        DedupParams(near_duplicate_distance=0.1),
     )
     assert res.defense == "dedup"
     np.testing.assert_array_equal(res.accept, [False, False, True, False, False, True])
@@ -115,11 +115,11 @@ def test_switches():
     old_x = np.array([[0.0, 0.0]])
     new_x = np.array([[0.0, 0.0], [0.01, 0.0]])
     args = (new_x, content_hash(new_x), [2, 2], old_x, content_hash(old_x), [1])
-    only_exact = screen_duplicates(*args, DedupParams(near_distance=0.1, near=False))
+    only_exact = screen_duplicates(*args, DedupParams(near_duplicate_distance=0.1, near=False))
     assert only_exact.reason.tolist() == ["exact", ""]
-    eps_zero = screen_duplicates(*args, DedupParams(near_distance=0.0))
+    eps_zero = screen_duplicates(*args, DedupParams(near_duplicate_distance=0.0))
     assert eps_zero.reason.tolist() == ["exact", ""]
-    only_near = screen_duplicates(*args, DedupParams(near_distance=0.1, exact=False))
+    only_near = screen_duplicates(*args, DedupParams(near_duplicate_distance=0.1, exact=False))
     assert only_near.reason.tolist() == ["near", "near"]
 
 
@@ -138,7 +138,7 @@ def test_near_search_skips_a_crowd_of_same_owner_neighbours():
         old_x,
         content_hash(old_x),
         old_owner,
-        DedupParams(near_distance=0.1),
+        DedupParams(near_duplicate_distance=0.1),
         old_tree=cKDTree(old_x),
     )
     assert res.reason.tolist() == ["near"]
@@ -202,7 +202,14 @@ def test_matches_brute_force_and_never_flags_a_first_occurrence(new, old, use_tr
     old_h = content_hash(old_x)
     tree = cKDTree(old_x) if (use_tree and len(old_x)) else None
     res = screen_duplicates(
-        new_x, new_h, new_o, old_x, old_h, old_o, DedupParams(near_distance=eps), old_tree=tree
+        new_x,
+        new_h,
+        new_o,
+        old_x,
+        old_h,
+        old_o,
+        DedupParams(near_duplicate_distance=eps),
+        old_tree=tree,
     )
     assert res.reason.tolist() == _reference(new_x, new_h, new_o, old_x, old_h, old_o, eps)
     # the first occurrence of content that is new to the datanet is never an exact duplicate

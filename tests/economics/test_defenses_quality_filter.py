@@ -29,10 +29,10 @@ from ledgerlab.economics.metrics import false_positive_rate
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
-        ({"k": 0}, "k"),
+        ({"knn_k": 0}, "knn_k"),
         ({"min_label_agreement": 1.1}, "min_label_agreement"),
         ({"max_robust_z": 0.0}, "max_robust_z"),
-        ({"min_reference_points": 3, "k": 5}, "min_reference_points"),
+        ({"min_reference_points": 3, "knn_k": 5}, "min_reference_points"),
     ],
 )
 def test_params_validation_names_the_field(kwargs, field):
@@ -78,7 +78,9 @@ def test_robust_stats_errors():
 
 REF_X = np.arange(10, dtype=float)[:, None]  # points 0..9 on a line
 REF_Y = np.array([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
-HAND = QualityFilterParams(k=3, min_label_agreement=0.5, max_robust_z=3.5, min_reference_points=5)
+HAND = QualityFilterParams(
+    knn_k=3, min_label_agreement=0.5, max_robust_z=3.5, min_reference_points=5
+)
 
 
 def test_label_agreement_by_hand():
@@ -103,7 +105,7 @@ def test_screen_by_hand():
 
 
 def test_cold_start_accepts_everything():
-    p = QualityFilterParams(k=3, min_reference_points=11)
+    p = QualityFilterParams(knn_k=3, min_reference_points=11)
     res = screen_quality([[0.2], [100.0]], [1, 1], REF_X, REF_Y, p)
     assert res.accept.all() and not res.flagged.any() and not res.severity.any()
 
@@ -139,7 +141,7 @@ def test_severity_is_one_minus_agreement_and_flags_follow_the_thresholds(new, la
     rng = np.random.default_rng(0)
     rx = rng.normal(size=(60, 2))
     ry = rng.integers(0, 3, 60)
-    p = QualityFilterParams(k=5, min_label_agreement=0.4, max_robust_z=2.0)
+    p = QualityFilterParams(knn_k=5, min_label_agreement=0.4, max_robust_z=2.0)
     res = screen_quality(new, labels, rx, ry, p)
     agree = label_agreement(new, labels, ry, cKDTree(rx), 5)
     zmax = robust_z(new, robust_stats(rx)).max(axis=1)
@@ -200,5 +202,5 @@ def test_class_overlap_is_the_false_positive_mode():
     means = _means(rng, 2.0)
     ref_x, ref_y = _gaussian_mixture(rng, 3_000, means)
     new_x, new_y = _gaussian_mixture(rng, 1_000, means)
-    lenient = QualityFilterParams(k=10, min_label_agreement=0.2)
+    lenient = QualityFilterParams(knn_k=10, min_label_agreement=0.2)
     assert screen_quality(new_x, new_y, ref_x, ref_y, lenient).rejected.mean() < rates[0]

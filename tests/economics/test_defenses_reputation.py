@@ -31,7 +31,7 @@ def test_package_aliases_are_the_module_functions():
         ({"decay": -0.1}, "decay"),
         ({"gamma": -1.0}, "gamma"),
         ({"penalty_threshold": 1.2}, "penalty_threshold"),
-        ({"initial": "high"}, "initial"),
+        ({"initial_reputation": "high"}, "initial_reputation"),
     ],
 )
 def test_params_validation_names_the_field(kwargs, field):
@@ -41,7 +41,7 @@ def test_params_validation_names_the_field(kwargs, field):
 
 def test_sequence_by_hand():
     # λ = 0.5, start 0.5, scores 1, 0, 1: 0.75, 0.375, 0.6875 (all exact in binary)
-    p = ReputationParams(decay=0.5, gamma=2.0, penalty_threshold=0.4, initial=0.5)
+    p = ReputationParams(decay=0.5, gamma=2.0, penalty_threshold=0.4, initial_reputation=0.5)
     r = initial_reputation(1, p)
     seen = []
     for s in (1.0, 0.0, 1.0):

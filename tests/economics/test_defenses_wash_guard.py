@@ -18,7 +18,6 @@ from ledgerlab.economics.defenses.wash_guard import (
     independent_fees,
     independent_mask,
 )
-from ledgerlab.economics.fees import aggregate_inference_attribution
 
 # ---------------------------------------------------------------------------------------
 # parameters
@@ -90,15 +89,23 @@ def test_attributed_independent_fees_by_hand():
     ),
     fees=st.lists(st.floats(0.0, 100.0), min_size=5, max_size=5),
 )
-def test_attributed_fees_agree_with_fee_router_when_all_payers_independent(triples, fees):
+def test_attributed_fees_split_each_fee_by_positive_weight_when_all_payers_independent(
+    triples, fees
+):
     inf = np.array([t[0] for t in triples])
     acc = np.array([t[1] for t in triples])
     w = np.array([t[2] for t in triples])
     payer = np.full(5, 10)  # account 10 never receives credit: always independent
     got = attributed_independent_fees(payer, fees, inf, acc, w, 11)
-    accounts, amounts, unattributed = aggregate_inference_attribution(inf, acc, w, fees)
     expected = np.zeros(11)
-    expected[accounts] = amounts
+    unattributed = 0.0
+    for i, fee in enumerate(fees):  # the definition, inference by inference
+        mine = inf == i
+        pos = np.maximum(w[mine], 0.0)
+        if pos.sum() > 0:
+            np.add.at(expected, acc[mine], fee * pos / pos.sum())
+        else:
+            unattributed += fee
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
     assert math.isclose(got.sum() + unattributed, sum(fees), rel_tol=1e-12, abs_tol=1e-9)
 

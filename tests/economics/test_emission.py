@@ -24,8 +24,8 @@ from ledgerlab.economics.emission import (
     make_schedule,
 )
 
-BITCOIN = Halving(initial=50, period=210_000)
-BITTENSOR_DAILY = SupplyHalving(initial=7_200, threshold=10_500_000)
+BITCOIN = Halving(initial_tokens_per_epoch=50, halving_interval_epochs=210_000)
+BITTENSOR_DAILY = SupplyHalving(initial_tokens_per_epoch=7_200, cap_tokens=21_000_000)
 
 # ---------------------------------------------------------------------------------------
 # published reference values
@@ -36,7 +36,7 @@ def test_bitcoin_cumulative_supply_matches_published_figures() -> None:
     assert BITCOIN.cumulative(210_000) == 10_500_000.0
     assert BITCOIN.cumulative(420_000) == 15_750_000.0
     assert BITCOIN.cumulative(840_000) == 19_687_500.0
-    assert BITCOIN.cap == 21_000_000.0
+    assert BITCOIN.cap_tokens == 21_000_000.0
     assert BITCOIN.cumulative(10**9) == 21_000_000.0
 
 
@@ -55,7 +55,7 @@ def test_bitcoin_supply_converges_to_cap_without_exceeding_it() -> None:
 
 def test_bittensor_daily_7200_then_3600_after_10_5_million() -> None:
     s = BITTENSOR_DAILY
-    assert s.cap == 21_000_000.0
+    assert s.cap_tokens == 21_000_000.0
     # 10.5M / 7,200 = 1458 1/3 days: day 1457 is the last full day at 7,200.
     assert s.emitted(0) == 7_200.0
     assert s.emitted(1_457) == 7_200.0
@@ -79,13 +79,13 @@ def test_bittensor_second_threshold_and_total_cap() -> None:
 
 
 def test_bittensor_per_block_halves_exactly_at_10_5_million_blocks() -> None:
-    per_block = SupplyHalving(initial=1.0, threshold=10_500_000)
+    per_block = SupplyHalving(initial_tokens_per_epoch=1.0, cap_tokens=21_000_000)
     np.testing.assert_array_equal(
         per_block.emitted(np.array([0, 10_499_999, 10_500_000])), [1.0, 1.0, 0.5]
     )
     assert per_block.cumulative(10_500_000) == 10_500_000.0
     assert per_block.cumulative(15_750_000) == pytest.approx(13_125_000.0, rel=1e-15)
-    assert per_block.cap == 21_000_000.0
+    assert per_block.cap_tokens == 21_000_000.0
 
 
 # ---------------------------------------------------------------------------------------
@@ -94,7 +94,7 @@ def test_bittensor_per_block_halves_exactly_at_10_5_million_blocks() -> None:
 
 
 def test_capped_halving_issues_exact_remainder_then_nothing() -> None:
-    s = Halving(initial=50, period=210_000, cap=15_000_010)
+    s = Halving(50, 210_000, cap_tokens=15_000_010)
     # 10.5M after the first period, then 25/epoch: 15M at epoch 390,000, 10 left.
     assert s.cumulative(390_000) == 15_000_000.0
     assert s.emitted(390_000) == 10.0
@@ -104,60 +104,62 @@ def test_capped_halving_issues_exact_remainder_then_nothing() -> None:
 
 
 def test_halving_with_fractional_period_blends_the_crossing_epoch() -> None:
-    s = Halving(initial=100, period=2.5)
+    s = Halving(initial_tokens_per_epoch=100, halving_interval_epochs=2.5)
     # epochs 0, 1 at 100; epoch 2 = half at 100 + half at 50; then 50 until t = 5.
     np.testing.assert_allclose(s.emitted(np.arange(6)), [100, 100, 75, 50, 50, 25], rtol=1e-15)
-    assert s.cap == 500.0
+    assert s.cap_tokens == 500.0
     np.testing.assert_allclose(
         s.cumulative(np.arange(50)),
-        SupplyHalving(initial=100, threshold=250).cumulative(np.arange(50)),
+        SupplyHalving(initial_tokens_per_epoch=100, cap_tokens=500).cumulative(np.arange(50)),
         rtol=1e-15,
     )
-    assert Halving(50, 210_000.0).period == 210_000  # whole periods stay exact integers
+    assert (
+        Halving(50, 210_000.0).halving_interval_epochs == 210_000
+    )  # whole periods stay exact integers
 
 
 def test_constant_with_cap() -> None:
-    s = Constant(rate=3.0, cap=7.0)
+    s = Constant(tokens_per_epoch=3.0, cap_tokens=7.0)
     np.testing.assert_array_equal(s.emitted(np.arange(5)), [3.0, 3.0, 1.0, 0.0, 0.0])
     np.testing.assert_array_equal(s.cumulative(np.arange(5)), [0.0, 3.0, 6.0, 7.0, 7.0])
-    assert Constant(2.5).cap == math.inf
+    assert Constant(2.5).cap_tokens == math.inf
     assert Constant(2.5).cumulative(1_000_000) == 2_500_000.0
 
 
 def test_linear_decay_values_and_natural_cap() -> None:
-    s = LinearDecay(initial=10, final=0, duration=5)
+    s = LinearDecay(10, 0, decay_epochs=5)
     np.testing.assert_allclose(s.emitted(np.arange(7)), [10, 8, 6, 4, 2, 0, 0])
     np.testing.assert_allclose(s.cumulative(np.arange(8)), [0, 10, 18, 24, 28, 30, 30, 30])
-    assert s.cap == 30.0  # initial * (duration + 1) / 2
-    floor = LinearDecay(initial=10, final=4, duration=3)
+    assert s.cap_tokens == 30.0  # initial * (decay_epochs + 1) / 2
+    floor = LinearDecay(10, 4, decay_epochs=3)
     np.testing.assert_allclose(floor.emitted(np.arange(5)), [10, 8, 6, 4, 4])
-    assert floor.cap == math.inf
+    assert floor.cap_tokens == math.inf
 
 
 def test_exponential_decay_half_life_and_limit() -> None:
-    s = ExponentialDecay(initial=100, half_life=3)
+    s = ExponentialDecay(initial_tokens_per_epoch=100, half_life_epochs=3)
     assert s.emitted(3) == pytest.approx(50.0, rel=1e-14)
     assert s.emitted(6) == pytest.approx(25.0, rel=1e-14)
     q = 2 ** (-1 / 3)
-    assert s.cap == pytest.approx(100 / (1 - q), rel=1e-14)
+    assert s.cap_tokens == pytest.approx(100 / (1 - q), rel=1e-14)
     assert s.cumulative(5) == pytest.approx(sum(100 * q**k for k in range(5)), rel=1e-14)
-    assert s.cumulative(100_000) == pytest.approx(s.cap, rel=1e-14)
+    assert s.cumulative(100_000) == pytest.approx(s.cap_tokens, rel=1e-14)
 
 
 def test_table_is_piecewise_constant() -> None:
-    s = Table(epochs=[2, 5], rates=[1.0, 3.0])
+    s = Table(steps=[(2, 1.0), (5, 3.0)])
     np.testing.assert_array_equal(s.emitted(np.arange(7)), [0, 0, 1, 1, 1, 3, 3])
     np.testing.assert_array_equal(s.cumulative(np.arange(8)), [0, 0, 0, 1, 2, 3, 6, 9])
-    finite = Table(epochs=(0, 10), rates=(5.0, 0.0))
-    assert finite.cap == 50.0
+    finite = Table(((0, 5.0), (10, 0.0)))
+    assert finite.cap_tokens == 50.0
     assert finite.cumulative(1_000) == 50.0
 
 
 @pytest.mark.parametrize("shape", ["linear", "front_loaded"])
 def test_pool_drip_releases_exactly_the_pool(shape: str) -> None:
-    s = PoolDrip(pool=1_000_000_000, duration=48, shape=shape)
+    s = PoolDrip(pool_tokens=1_000_000_000, duration_epochs=48, shape=shape)
     released = s.emitted(np.arange(60))
-    assert s.cap == 1_000_000_000.0
+    assert s.cap_tokens == 1_000_000_000.0
     assert s.cumulative(48) == 1_000_000_000.0
     assert s.cumulative(10_000) == 1_000_000_000.0
     assert np.all(released[48:] == 0.0)
@@ -165,15 +167,15 @@ def test_pool_drip_releases_exactly_the_pool(shape: str) -> None:
 
 
 def test_pool_drip_shapes() -> None:
-    linear = PoolDrip(pool=1_200, duration=12)
+    linear = PoolDrip(pool_tokens=1_200, duration_epochs=12)
     np.testing.assert_array_equal(linear.emitted(np.arange(13)), [100.0] * 12 + [0.0])
-    front = PoolDrip(pool=1_200, duration=12, shape="front_loaded")
+    front = PoolDrip(pool_tokens=1_200, duration_epochs=12, shape="front_loaded")
     r = front.emitted(np.arange(12))
     assert np.all(np.diff(r) < 0)  # strictly decreasing
     assert r[0] > 100.0 > r[-1]
-    assert front.half_life == 3.0  # default: a quarter of the duration
+    assert front.half_life_epochs == 3.0  # default: a quarter of the duration
     assert r[3] / r[0] == pytest.approx(0.5, rel=1e-12)
-    slower = PoolDrip(pool=1_200, duration=12, shape="front_loaded", half_life=6)
+    slower = PoolDrip(1_200, 12, shape="front_loaded", half_life_epochs=6)
     assert slower.emitted(0) < r[0]
 
 
@@ -216,28 +218,42 @@ def tables(draw: st.DrawFn) -> Table:
     start = draw(st.integers(0, 50))
     epochs = np.cumsum([start, *gaps[1:]]).tolist()
     rates = draw(st.lists(amounts, min_size=n, max_size=n))
-    return Table(epochs=epochs, rates=rates, cap=draw(maybe_cap))
+    return Table(tuple(zip(epochs, rates, strict=True)), cap_tokens=draw(maybe_cap))
 
 
 schedules = st.one_of(
-    st.builds(Constant, rate=amounts, cap=maybe_cap),
-    st.builds(LinearDecay, initial=amounts, final=amounts, duration=epoch_counts, cap=maybe_cap),
+    st.builds(Constant, tokens_per_epoch=amounts, cap_tokens=maybe_cap),
+    st.builds(
+        LinearDecay,
+        initial_tokens_per_epoch=amounts,
+        final_tokens_per_epoch=amounts,
+        decay_epochs=epoch_counts,
+        cap_tokens=maybe_cap,
+    ),
     st.builds(
         ExponentialDecay,
-        initial=amounts,
-        half_life=st.floats(min_value=0.1, max_value=5_000),
-        cap=maybe_cap,
+        initial_tokens_per_epoch=amounts,
+        half_life_epochs=st.floats(min_value=0.1, max_value=5_000),
+        cap_tokens=maybe_cap,
     ),
-    st.builds(Halving, initial=amounts, period=epoch_counts, cap=maybe_cap),
     st.builds(
-        Halving, initial=amounts, period=st.floats(min_value=0.05, max_value=5_000), cap=maybe_cap
+        Halving,
+        initial_tokens_per_epoch=amounts,
+        halving_interval_epochs=epoch_counts,
+        cap_tokens=maybe_cap,
     ),
-    st.builds(SupplyHalving, initial=positive, threshold=positive, cap=maybe_cap),
+    st.builds(
+        Halving,
+        initial_tokens_per_epoch=amounts,
+        halving_interval_epochs=st.floats(min_value=0.05, max_value=5_000),
+        cap_tokens=maybe_cap,
+    ),
+    st.builds(SupplyHalving, initial_tokens_per_epoch=positive, cap_tokens=positive),
     tables(),
     st.builds(
         PoolDrip,
-        pool=amounts,
-        duration=epoch_counts,
+        pool_tokens=amounts,
+        duration_epochs=epoch_counts,
         shape=st.sampled_from(["linear", "front_loaded"]),
     ),
 )
@@ -255,7 +271,7 @@ def test_emitted_is_the_increment_of_cumulative(schedule: EmissionSchedule, ts: 
     np.testing.assert_allclose(emitted, after - before, rtol=0, atol=1e-9 * scale.max())
     assert np.all(emitted >= 0.0)
     assert np.all(after >= before)
-    assert np.all(after <= schedule.cap)
+    assert np.all(after <= schedule.cap_tokens)
 
 
 @settings(max_examples=150, deadline=None)
@@ -264,7 +280,7 @@ def test_sum_of_emissions_is_the_cumulative_total(schedule: EmissionSchedule, n:
     total = schedule.emitted(np.arange(n)).sum()
     expected = schedule.cumulative(n)
     assert total == pytest.approx(expected, rel=1e-9, abs=1e-9)
-    assert expected <= schedule.cap
+    assert expected <= schedule.cap_tokens
 
 
 @settings(max_examples=100, deadline=None)
@@ -276,12 +292,12 @@ def test_sum_of_emissions_is_the_cumulative_total(schedule: EmissionSchedule, n:
 def test_cap_is_reached_exactly_when_below_the_natural_limit(
     initial: float, period: int, cap: float
 ) -> None:
-    s = Halving(initial=initial, period=period, cap=cap)
-    assert s.cap == min(cap, 2 * initial * period)
+    s = Halving(initial, period, cap_tokens=cap)
+    assert s.cap_tokens == min(cap, 2 * initial * period)
     t = np.arange(0, 4_000 * period + 1, max(1, period // 3))
-    assert np.all(s.cumulative(t) <= s.cap)
+    assert np.all(s.cumulative(t) <= s.cap_tokens)
     if cap < 2 * initial * period * (1 - 2.0**-40):
-        assert s.cumulative(4_000 * period) == s.cap
+        assert s.cumulative(4_000 * period) == s.cap_tokens
 
 
 # ---------------------------------------------------------------------------------------
@@ -292,13 +308,33 @@ def test_cap_is_reached_exactly_when_below_the_natural_limit(
 @pytest.mark.parametrize(
     ("kind", "params", "expected"),
     [
-        ("constant", {"rate": 2.0}, Constant(2.0)),
-        ("linear_decay", {"initial": 9, "final": 1, "duration": 4}, LinearDecay(9, 1, 4)),
-        ("exponential_decay", {"initial": 9, "half_life": 4}, ExponentialDecay(9, 4)),
-        ("halving", {"initial": 50, "period": 210_000}, BITCOIN),
-        ("supply_halving", {"initial": 7_200, "threshold": 10_500_000}, BITTENSOR_DAILY),
-        ("table", {"epochs": [0, 3], "rates": [2, 1]}, Table((0, 3), (2.0, 1.0))),
-        ("pool_drip", {"pool": 100, "duration": 10, "shape": "front_loaded"}, None),
+        ("constant", {"tokens_per_epoch": 2.0}, Constant(2.0)),
+        (
+            "linear_decay",
+            {"initial_tokens_per_epoch": 9, "final_tokens_per_epoch": 1, "decay_epochs": 4},
+            LinearDecay(9, 1, 4),
+        ),
+        (
+            "exponential_decay",
+            {"initial_tokens_per_epoch": 9, "half_life_epochs": 4},
+            ExponentialDecay(9, 4),
+        ),
+        ("halving", {"initial_tokens_per_epoch": 50, "halving_interval_epochs": 210_000}, BITCOIN),
+        (
+            "supply_halving",
+            {"initial_tokens_per_epoch": 7_200, "cap_tokens": 21_000_000},
+            BITTENSOR_DAILY,
+        ),
+        (
+            "table",
+            {"steps": [{"start_epoch": 0, "tokens_per_epoch": 2}, (3, 1)]},
+            Table(((0, 2.0), (3, 1.0))),
+        ),
+        (
+            "pool_drip",
+            {"pool_tokens": 100, "duration_epochs": 10, "shape": "front_loaded"},
+            None,
+        ),
     ],
 )
 def test_make_schedule_builds_each_kind(kind: str, params: dict, expected: object) -> None:
@@ -314,44 +350,56 @@ def test_make_schedule_builds_each_kind(kind: str, params: dict, expected: objec
 
 def test_make_schedule_unknown_kind_lists_the_valid_ones() -> None:
     with pytest.raises(EmissionError, match=r"unknown emission schedule kind 'halvening'.*halving"):
-        make_schedule("halvening", initial=50, period=10)
+        make_schedule("halvening", initial_tokens_per_epoch=50)
 
 
 def test_make_schedule_unknown_or_missing_parameter() -> None:
-    with pytest.raises(EmissionError, match=r"'halving': bad parameters.*period"):
-        make_schedule("halving", initial=50, periods=10)
+    with pytest.raises(EmissionError, match=r"'halving': bad parameters.*halving_interval"):
+        make_schedule("halving", initial_tokens_per_epoch=50, halving_interval=10)
     with pytest.raises(EmissionError, match="'constant': bad parameters"):
         make_schedule("constant")
     with pytest.raises(EmissionError, match="'pool_drip'"):
-        make_schedule("pool_drip", pool=1, duration=2, cap=1)
+        make_schedule("pool_drip", pool_tokens=1, duration_epochs=2, cap_tokens=1)
 
 
 @pytest.mark.parametrize(
     ("build", "match"),
     [
-        (lambda: Constant(-1.0), r"Constant\.rate must be a finite number >= 0, got -1\.0"),
-        (lambda: Constant(float("nan")), r"Constant\.rate"),
-        (lambda: Constant("5"), r"Constant\.rate must be a number"),
-        (lambda: Constant(1.0, cap=-3), r"Constant\.cap must be >= 0"),
-        (lambda: LinearDecay(1, -2, 5), r"LinearDecay\.final"),
-        (lambda: LinearDecay(1, 0, 0), r"LinearDecay\.duration must be a whole number"),
-        (lambda: LinearDecay(1, 0, 2.5), r"LinearDecay\.duration"),
+        (
+            lambda: Constant(-1.0),
+            r"Constant\.tokens_per_epoch must be a finite number >= 0, got -1\.0",
+        ),
+        (lambda: Constant(float("nan")), r"Constant\.tokens_per_epoch"),
+        (lambda: Constant("5"), r"Constant\.tokens_per_epoch must be a number"),
+        (lambda: Constant(1.0, cap_tokens=-3), r"Constant\.cap_tokens must be >= 0"),
+        (lambda: LinearDecay(1, -2, 5), r"LinearDecay\.final_tokens_per_epoch"),
+        (lambda: LinearDecay(1, 0, 0), r"LinearDecay\.decay_epochs must be a whole number"),
+        (lambda: LinearDecay(1, 0, 2.5), r"LinearDecay\.decay_epochs"),
         (
             lambda: ExponentialDecay(1, 0),
-            r"ExponentialDecay\.half_life must be a finite number > 0",
+            r"ExponentialDecay\.half_life_epochs must be a finite number > 0",
         ),
-        (lambda: Halving(50, 0), r"Halving\.period must be a finite number > 0"),
-        (lambda: Halving(-50, 10), r"Halving\.initial"),
-        (lambda: SupplyHalving(0, 10), r"SupplyHalving\.initial must be a finite number > 0"),
-        (lambda: SupplyHalving(1, math.inf), r"SupplyHalving\.threshold"),
-        (lambda: Table([0, 5], [1.0]), r"as many start epochs as rates"),
-        (lambda: Table([], []), r"at least one"),
-        (lambda: Table([3, 3], [1, 2]), r"strictly increasing"),
-        (lambda: Table([-1, 3], [1, 2]), r"Table\.epochs\[0\] must be a whole number >= 0"),
-        (lambda: Table([0, 3], [1, -2]), r"Table\.rates\[1\]"),
+        (lambda: Halving(50, 0), r"Halving\.halving_interval_epochs must be a finite number > 0"),
+        (lambda: Halving(-50, 10), r"Halving\.initial_tokens_per_epoch"),
+        (
+            lambda: SupplyHalving(0, 10),
+            r"SupplyHalving\.initial_tokens_per_epoch must be a finite number > 0",
+        ),
+        (lambda: SupplyHalving(1, math.inf), r"SupplyHalving\.cap_tokens"),
+        (lambda: Table([(0, 1.0), (5,)]), r"Table\.steps\[1\] must be"),
+        (lambda: Table([]), r"at least one"),
+        (lambda: Table([(3, 1), (3, 2)]), r"strictly increasing"),
+        (
+            lambda: Table([(-1, 1), (3, 2)]),
+            r"Table\.steps\[0\]\.start_epoch must be a whole number >= 0",
+        ),
+        (lambda: Table([(0, 1), (3, -2)]), r"Table\.steps\[1\]\.tokens_per_epoch"),
         (lambda: PoolDrip(100, 10, "back_loaded"), r"PoolDrip\.shape must be one of"),
-        (lambda: PoolDrip(100, 10, "linear", half_life=3), r"only applies to shape='front_loaded'"),
-        (lambda: PoolDrip(-1, 10), r"PoolDrip\.pool"),
+        (
+            lambda: PoolDrip(100, 10, "linear", half_life_epochs=3),
+            r"only applies to shape='front_loaded'",
+        ),
+        (lambda: PoolDrip(-1, 10), r"PoolDrip\.pool_tokens"),
     ],
 )
 def test_invalid_parameters_raise_emission_error(build, match: str) -> None:
@@ -370,5 +418,5 @@ def test_non_integer_epochs_are_rejected(bad: object) -> None:
 
 def test_schedules_are_frozen_and_hashable() -> None:
     with pytest.raises(AttributeError):
-        BITCOIN.initial = 25  # type: ignore[misc]
-    assert len({BITCOIN, Halving(50, 210_000), Table((0,), (1.0,))}) == 2
+        BITCOIN.initial_tokens_per_epoch = 25  # type: ignore[misc]
+    assert len({BITCOIN, Halving(50, 210_000), Table(((0, 1.0),))}) == 2

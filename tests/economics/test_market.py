@@ -370,7 +370,7 @@ def test_k_never_decreases_and_reserves_stay_positive(r_tok, r_cash, fee, ops):
 
 
 def test_order_flow_deterministic_given_generator():
-    flow = OrderFlow(1_000.0, drift_per_epoch=0.01, volatility=0.3, sell_share=0.4)
+    flow = OrderFlow(1_000.0, growth_per_epoch=0.01, volatility=0.3, sell_share=0.4)
     a = flow.sample(200, np.random.default_rng(42))
     b = flow.sample(200, np.random.default_rng(42))
     c = flow.sample(200, np.random.default_rng(43))
@@ -381,7 +381,7 @@ def test_order_flow_deterministic_given_generator():
 
 
 def test_order_flow_zero_volatility_is_the_trend():
-    flow = OrderFlow(100.0, drift_per_epoch=0.02)
+    flow = OrderFlow(100.0, growth_per_epoch=0.02)
     got = flow.sample(10, np.random.default_rng(0))
     np.testing.assert_allclose(got, 100.0 * np.exp(0.02 * np.arange(10)), rtol=1e-15)
     sells = OrderFlow(100.0, sell_share=1.0).sample(5, np.random.default_rng(0))
@@ -401,8 +401,8 @@ def test_order_flow_iid_mean_and_sell_share():
     assert np.log(mag).std() == pytest.approx(0.5, rel=0.01)
 
 
-def test_order_flow_persistent_mean_follows_drift():
-    flow = OrderFlow(10.0, drift_per_epoch=0.05, volatility=0.1, persistent=True)
+def test_order_flow_persistent_mean_follows_growth():
+    flow = OrderFlow(10.0, growth_per_epoch=0.05, volatility=0.1, persistent=True)
     rng = np.random.default_rng(11)
     paths = np.stack([flow.sample(20, rng) for _ in range(3_000)])
     t = 19
@@ -416,7 +416,7 @@ def test_order_flow_shocks_multiply_single_epochs():
     base = OrderFlow(100.0, volatility=0.2, sell_share=0.3)
     shocked = OrderFlow(100.0, volatility=0.2, sell_share=0.3, shocks=[(3, 5.0), (3, 2.0), (7, 0.0),
                                                                        (99, 10.0)])  # fmt: skip
-    assert shocked.shocks == ((3, 5.0), (3, 2.0), (7, 0.0), (99, 10.0))
+    assert shocked.shocks == ((3, 5.0, 0.0), (3, 2.0, 0.0), (7, 0.0, 0.0), (99, 10.0, 0.0))
     a = base.sample(10, np.random.default_rng(5))
     b = shocked.sample(10, np.random.default_rng(5))
     expected = np.ones(10)
@@ -425,12 +425,42 @@ def test_order_flow_shocks_multiply_single_epochs():
     np.testing.assert_allclose(b, a * expected, rtol=1e-15)
 
 
+def test_order_flow_shocks_add_their_net_flow_in_order():
+    """A shock given as a scenario mapping adds its ``net_usd`` to its epoch's flow, after
+    the multipliers, in the order listed; draw and sample agree."""
+    base = OrderFlow(100.0, volatility=0.2, sell_share=0.3)
+    shocks = [
+        {"epoch": 2, "multiplier": 2.0, "net_usd": -50.0},
+        {"epoch": 2, "multiplier": 1.0, "net_usd": 7.0},
+        (4, 1.0, 1e3),
+    ]
+    shocked = OrderFlow(100.0, volatility=0.2, sell_share=0.3, shocks=shocks)
+    a = base.sample(6, np.random.default_rng(5))
+    b = shocked.sample(6, np.random.default_rng(5))
+    assert b[2] == a[2] * 2.0 - 50.0 + 7.0
+    assert b[4] == a[4] + 1e3
+    np.testing.assert_array_equal(np.delete(b, [2, 4]), np.delete(a, [2, 4]))
+    rng, walk, drawn = np.random.default_rng(5), 0.0, []
+    for t in range(6):
+        flow, walk = shocked.draw(t, rng, walk)
+        drawn.append(flow)
+    np.testing.assert_array_equal(drawn, b)
+
+
+def test_order_flow_peak_log_trend_includes_growth_and_shock_multipliers():
+    flow = OrderFlow(10.0, growth_per_epoch=0.5, shocks=[(1, 100.0), (9, 2.0), (1, 0.0)])
+    assert flow.peak_log_trend(5) == pytest.approx(math.log(10.0) + 0.5 * 4)
+    spiky = OrderFlow(10.0, growth_per_epoch=-1.0, shocks=[(2, 1e6)])
+    assert spiky.peak_log_trend(5) == pytest.approx(math.log(10.0) - 2.0 + math.log(1e6))
+    assert OrderFlow(0.0).peak_log_trend(5) == -math.inf
+
+
 @pytest.mark.parametrize(
     ("kwargs", "field"),
     [
         ({"mean_usd_per_epoch": -1.0}, "mean_usd_per_epoch"),
         ({"mean_usd_per_epoch": math.nan}, "mean_usd_per_epoch"),
-        ({"mean_usd_per_epoch": 1.0, "drift_per_epoch": math.inf}, "drift_per_epoch"),
+        ({"mean_usd_per_epoch": 1.0, "growth_per_epoch": math.inf}, "growth_per_epoch"),
         ({"mean_usd_per_epoch": 1.0, "volatility": -0.1}, "volatility"),
         ({"mean_usd_per_epoch": 1.0, "sell_share": 1.5}, "sell_share"),
         ({"mean_usd_per_epoch": 1.0, "shocks": ((-1, 2.0),)}, "shocks"),
@@ -445,7 +475,7 @@ def test_order_flow_validation(kwargs, field):
 
 
 def test_order_flow_sample_errors():
-    flow = OrderFlow(1.0, drift_per_epoch=50.0)
+    flow = OrderFlow(1.0, growth_per_epoch=50.0)
     with pytest.raises(OrderFlowError, match="overflows"):
         flow.sample(100, np.random.default_rng(0))
     with pytest.raises(OrderFlowError, match="epochs"):
@@ -470,7 +500,7 @@ def test_order_flow_draw_carries_the_walk_and_checks_its_inputs():
     with pytest.raises(OrderFlowError, match="Generator"):
         flow.draw(0, 42)  # type: ignore[arg-type]
     with pytest.raises(OrderFlowError, match="overflows"):
-        OrderFlow(1.0, drift_per_epoch=50.0).draw(100, rng)
+        OrderFlow(1.0, growth_per_epoch=50.0).draw(100, rng)
 
 
 def test_set_token_reserve_adopts_the_ledger_figure_and_refuses_bad_values():

@@ -386,24 +386,6 @@ def test_auroc_matches_naive_pairs(sl):
 # ------------------------------------------------------------------------- ground truth
 
 
-def test_ground_truth_per_owner_hand_values():
-    # owner 0: 1 + 3 = 4; owner 1: none = 0; owner 2: -2 + .5 = -1.5; owner 3: 0.
-    out = m.ground_truth_per_owner([1, -2, 3, 0.5], np.array([0, 2, 0, 2]), 4)
-    assert out.dtype == np.float64
-    np.testing.assert_array_equal(out, [4.0, 0.0, -1.5, 0.0])
-
-
-def test_ground_truth_per_owner_errors():
-    with pytest.raises(MetricInputError, match=r"owner ids must lie in \[0, n_owners=2\)"):
-        m.ground_truth_per_owner([1.0, 2.0], np.array([0, 2]), 2)
-    with pytest.raises(MetricInputError, match="owners must be a 1-D integer array"):
-        m.ground_truth_per_owner([1.0, 2.0], np.array([0.0, 1.0]), 2)
-    with pytest.raises(MetricInputError, match="same length"):
-        m.ground_truth_per_owner([1.0, 2.0], np.array([0]), 2)
-    with pytest.raises(MetricInputError, match="n_owners must be an integer >= 0"):
-        m.ground_truth_per_owner([1.0], np.array([0]), 2.5)
-
-
 def test_ground_truth_values_hand_computed_shapley():
     # Two training points on a line, K = 1, one validation point at 0.2 labelled 1.
     # u(∅) = 0, u({a}) = 1 (a at 0 has label 1), u({b}) = 0, u({a, b}) = 1 (a is nearest).

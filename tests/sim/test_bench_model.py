@@ -108,7 +108,7 @@ def test_scale_scenario_has_the_requested_individuals() -> None:
     from ledgerlab.sim.model import EconomyModel
 
     model = EconomyModel(sc)
-    assert sum(len(rs) for rs in model.role_sets) == 3_000
+    assert sum(len(rs) for rs in model.roles.all) == 3_000
     assert sc.epochs == 4 and sc.datanets[0].window_points == 10_000
     assert sc.attribution.ground_truth.every_epochs == 100
     assert sc.collect.agent_snapshot_every_epochs == 0 and sc.chain.enabled

@@ -31,7 +31,7 @@ def small_params(**kw: object) -> ChainParams:
         "min_base_fee_tokens": 0.0,
         "max_base_fee_tokens": math.inf,
         "tip_buckets": 1,
-        "tip_median_tokens": 0.0,
+        "tip_tokens": 0.0,
         "blocks_per_event": 1,
         "arrivals": "uniform",
     }
@@ -566,7 +566,7 @@ def test_payout_count_errors() -> None:
         ("base_fee_max_change", 0.0),
         ("target_fullness", 0.0),
         ("target_fullness", 1.5),
-        ("tip_median_tokens", -0.1),
+        ("tip_tokens", -0.1),
         ("tip_sigma", math.inf),
         ("tip_buckets", 0),
         ("payout_policy", "weekly"),

@@ -11,6 +11,7 @@ from scipy.spatial.distance import cdist, pdist
 from scipy.stats import norm
 
 from ledgerlab.sim.datanet import (
+    HASH_DECIMALS,
     NO_CLASS,
     Batch,
     Datanet,
@@ -246,26 +247,31 @@ def test_repeat_owners_and_errors() -> None:
 # content hash
 
 
+def _hash(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The content hash a datanet stores: features rounded to HASH_DECIMALS, and the label."""
+    return content_hash(x, y, HASH_DECIMALS)
+
+
 def test_hash_identical_points_equal_and_any_change_differs() -> None:
     rng = np.random.default_rng(11)
     x = rng.standard_normal((50_000, 6))
     y = rng.integers(0, 3, size=50_000)
-    h = content_hash(x, y)
+    h = _hash(x, y)
     assert h.dtype == np.uint64
     assert np.unique(h).size == 50_000  # no collision among distinct points
-    np.testing.assert_array_equal(content_hash(x.copy(), y.copy()), h)
+    np.testing.assert_array_equal(_hash(x.copy(), y.copy()), h)
     # the label, a tiny feature change and the feature order all matter
-    assert np.all(content_hash(x, (y + 1) % 3) != h)
+    assert np.all(_hash(x, (y + 1) % 3) != h)
     bumped = x.copy()
     bumped[:, 5] += 1e-6
-    assert np.all(content_hash(bumped, y) != h)
-    assert np.all(content_hash(x[:, ::-1], y) != h)
+    assert np.all(_hash(bumped, y) != h)
+    assert np.all(_hash(x[:, ::-1], y) != h)
     # below the rounding resolution and the sign of zero do not matter
     tiny = x + 1e-13
-    assert np.mean(content_hash(tiny, y) == h) > 0.995
+    assert np.mean(_hash(tiny, y) == h) > 0.995
     z = np.zeros((2, 3))
     z[1, 1] = -0.0
-    hz = content_hash(z, np.array([1, 1]))
+    hz = _hash(z, np.array([1, 1]))
     assert hz[0] == hz[1]
 
 
@@ -276,9 +282,9 @@ def test_hash_identical_points_equal_and_any_change_differs() -> None:
 )
 def test_hash_is_a_function_of_the_rounded_content(row: list[float], label: int) -> None:
     x = np.array([row, row])
-    hashes = content_hash(x, np.array([label, label]))
+    hashes = _hash(x, np.array([label, label]))
     assert hashes[0] == hashes[1]
-    assert content_hash(x[:1], np.array([label + 1]))[0] != hashes[0]
+    assert _hash(x[:1], np.array([label + 1]))[0] != hashes[0]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 from ledgerlab.scenarios.variants import load_variants
-from ledgerlab.sim.defenses import KINDS, DefensePipeline
+from ledgerlab.sim.defenses import KINDS, KPI_NAMES
 from ledgerlab.sim.run import RunResult, run
 from tests.conftest import SCENARIO_DIR
 
@@ -355,7 +355,7 @@ def test_all_eight_defences_compose_in_the_antifarming_world() -> None:
     assert none["adversary_reward_share"] > 0.3  # measured 0.51
     assert s["adversary_reward_share"] < none["adversary_reward_share"] / 2  # measured 0.0014
     ts = every.timeseries
-    assert set(DefensePipeline.KPI_NAMES) <= set(ts.columns)
+    assert set(KPI_NAMES) <= set(ts.columns)
     for kind in ("rate_limit", "dedup", "quality_filter", "validator_vote"):
         assert ts[f"{kind}_flagged_points"].notna().all()
     assert s["slashed_tokens"] > 0

@@ -16,12 +16,8 @@ import pytest
 from ledgerlab.agents.consumers import choice_probabilities
 from ledgerlab.scenarios import Scenario, ScenarioError, apply_overrides
 from ledgerlab.scenarios.schema import Shock
-from ledgerlab.sim.model import (
-    MAX_TX_PER_KIND_PER_EPOCH,
-    EconomyModel,
-    ModelSetupError,
-    tx_count,
-)
+from ledgerlab.sim.model import EconomyModel, ModelSetupError
+from ledgerlab.sim.phases.settle import MAX_TX_PER_KIND_PER_EPOCH, tx_count
 
 Factory = Callable[..., EconomyModel]
 
@@ -54,8 +50,13 @@ def run_checked(model: EconomyModel) -> pd.DataFrame:
     token reserve is exactly the AMM account's ledger balance."""
     while model.running:
         model.step()
-        assert model.pool.token_reserve_tokens > 0 and model.pool.cash_reserve_usd > 0
-        assert model.pool.token_reserve_tokens == float(model.ledger.balance[model.amm])
+        assert (
+            model.exchange.pool.token_reserve_tokens > 0
+            and model.exchange.pool.cash_reserve_usd > 0
+        )
+        assert model.exchange.pool.token_reserve_tokens == float(
+            model.ledger.balance[model.accounts.protocol.amm]
+        )
     return model.timeseries()
 
 
@@ -84,7 +85,7 @@ def test_consumer_demand_stays_bounded_when_the_price_is_near_zero(tiny: Factory
     int64 (and float64, to inf); the demand is then what consumers want (Poisson), never
     a negative or wrapped count."""
     model = tiny(None, epochs=1, population__consumers=50)
-    c = model.consumers
+    c = model.roles.consumers
     acc = np.array([0.9, 0.8])
     for price in (1e-300, 5e-324, 0.0):
         dem = c.demand(np.random.default_rng(3), acc, np.full(2, price))

@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 
 from ledgerlab.economics.market import OrderFlow
-from ledgerlab.sim.model import FINAL_VALUATION_KPIS
+from ledgerlab.sim.kpis import FINAL_VALUATION_KPIS
 from ledgerlab.sim.run import run
 from tests.sim.test_model import ALL_DEFENCES, EVERY_ADVERSARY
 
@@ -110,7 +110,7 @@ def test_order_flow_drawn_epoch_by_epoch_is_the_sample(persistent: bool) -> None
     sample starts with the shorter one."""
     flow = OrderFlow(
         1e4,
-        drift_per_epoch=0.02,
+        growth_per_epoch=0.02,
         volatility=0.8,
         sell_share=0.3,
         persistent=persistent,

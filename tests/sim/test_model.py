@@ -6,6 +6,7 @@ the full ledger invariant check runs at the end of every epoch (``check=True``).
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import subprocess
@@ -22,22 +23,24 @@ import pytest
 from ledgerlab.agents.base import ROLE_NAMES, RoleSet
 from ledgerlab.economics.ledger import Ledger
 from ledgerlab.scenarios import Scenario, ScenarioError, apply_overrides
-from ledgerlab.sim.model import KPI_NAMES, EconomyModel, ModelSetupError
+from ledgerlab.sim.kpis import KPI_NAMES
+from ledgerlab.sim.model import EconomyModel, ModelSetupError
 from tests.conftest import ROOT, TINY_OVERRIDES
 
 Factory = Callable[..., EconomyModel]
 
 PHASES = (
-    "phase_unlock_and_market",
-    "phase_contribute",
-    "phase_train",
-    "phase_consume",
-    "phase_attribute_and_reward",
-    "phase_settle",
-    "phase_churn",
-    "phase_collect",
+    ("market", "unlock_and_trade"),
+    ("contribute", "submit_and_screen"),
+    ("train", "retrain"),
+    ("consume", "serve_inferences"),
+    ("reward", "attribute_and_pay"),
+    ("settle", "settle_transactions"),
+    ("churn", "churn_roles"),
+    ("collect", "collect"),
 )
-"""The eight phases of an epoch, in the documented order (DESIGN.md)."""
+"""The eight phases of an epoch, in the documented order (DESIGN.md): module of
+``sim.phases`` and its entry function."""
 
 CONTRIBUTING = ("providers", "farmers", "wash", "poisoners")
 """Role sets paid by attribution."""
@@ -80,8 +83,8 @@ def run_to_end(model: EconomyModel, each: Callable[[EconomyModel], None] | None 
 
 def amm_reserve_is_amm_balance(model: EconomyModel) -> None:
     """The AMM's token reserve is exactly what the AMM account holds on the ledger."""
-    reserve = model.pool.token_reserve_tokens
-    balance = float(model.ledger.balance[model.amm])
+    reserve = model.exchange.pool.token_reserve_tokens
+    balance = float(model.ledger.balance[model.accounts.protocol.amm])
     assert reserve == pytest.approx(balance, rel=1e-9, abs=1e-6), f"epoch {model.epoch - 1}"
 
 
@@ -103,9 +106,11 @@ def assert_consistent(model: EconomyModel) -> None:
     by_role = sum(ts[f"reward_{r}_tokens"] for r in CONTRIBUTING)
     np.testing.assert_allclose(ts["rewards_tokens"], by_role, rtol=1e-9, atol=1e-9)
     total = float(ts["rewards_tokens"].sum())
-    assert float(model.reward_cum.sum()) == pytest.approx(total, rel=1e-9, abs=1e-9)
+    assert float(model.accounts.cols.reward_tokens.sum()) == pytest.approx(
+        total, rel=1e-9, abs=1e-9
+    )
     for role in CONTRIBUTING:
-        rs = getattr(model, role)
+        rs = getattr(model.roles, role)
         col = float(rs.cols.reward_tokens.sum())
         assert col == pytest.approx(float(ts[f"reward_{role}_tokens"].sum()), rel=1e-9, abs=1e-9)
         assert ts[f"active_{role}"].iloc[-1] == rs.n_active
@@ -115,12 +120,12 @@ def assert_consistent(model: EconomyModel) -> None:
             assert (ts[col].dropna() >= -1e-9).all(), col
     assert (ts["price_usd"] > 0).all()
     # The account registry maps every individual back to its role set and row.
-    for rs in model.role_sets:
+    for rs in model.roles.all:
         acct = rs.cols.account
-        assert (model.account_role[acct] == ROLE_NAMES.index(rs.role)).all(), rs.role
-        np.testing.assert_array_equal(model.account_row[acct], np.arange(len(rs)))
-        assert (model.account_adversary[acct] == rs.adversary).all(), rs.role
-    assert (model.account_role[model.protocol_accounts] == 0).all()
+        assert (model.accounts.cols.role[acct] == ROLE_NAMES.index(rs.role)).all(), rs.role
+        np.testing.assert_array_equal(model.accounts.cols.row[acct], np.arange(len(rs)))
+        assert (model.accounts.cols.adversary[acct] == rs.adversary).all(), rs.role
+    assert (model.accounts.cols.role[model.accounts.protocol.ids] == 0).all()
 
 
 def run_checked(
@@ -231,29 +236,30 @@ def test_retrieval_trail_credits_the_fees_on_its_cadence(every: int, tiny: Facto
         attribution__trail_every_epochs=every,
         datanets__0__retrain_every_epochs=6,
     )
-    b = model.builders
-    state = model.datanets[0]
+    b = model.roles.builders
     simulated: list[bool] = []
     calls = 0
-    real = model._simulate_trail
+    real = model.trail.simulate
 
     def counting(*args: Any) -> Any:
         nonlocal calls
         calls += 1
         return real(*args)
 
-    model._simulate_trail = counting  # type: ignore[method-assign]
+    model.trail.simulate = counting  # type: ignore[method-assign]
     prev_credit: np.ndarray | None = None
     prev_trained = -2
     for _ in range(model.scenario.epochs):
         before = calls
         model.step()
-        credit = state.credit[: state.store.size].copy()
+        assert model.flows is not None and model.flows.consumption is not None
+        fees = model.flows.consumption.datanets[0]
+        credit = fees.credit.copy()
         if b.models[0] is None or credit.sum() == 0:
             prev_credit = None
             continue
         # Every epoch: the credit is the contributor share of this epoch's fees.
-        assert credit.sum() == pytest.approx(state.fees_net_tokens, rel=1e-9)
+        assert credit.sum() == pytest.approx(fees.contributors_tokens, rel=1e-9)
         epoch = model.epoch - 1
         trained = int(b.cols.trained_epoch[0])
         due = every == 1 or epoch % every == 0 or trained != prev_trained
@@ -370,11 +376,11 @@ def test_mesa_batch_run_covers_every_combination() -> None:
 
 def test_the_model_is_a_few_mesa_agents_one_per_role(tiny: Factory) -> None:
     model = tiny(None, epochs=3)
-    assert len(model.agents) == len(model.role_sets) == 8
+    assert len(model.agents) == len(model.roles.all) == 8
     assert all(isinstance(a, RoleSet) for a in model.agents)
-    assert len({rs.role for rs in model.role_sets}) == 8
-    assert {type(rs) for rs in model.role_sets} == set(model.agents_by_type)
-    individuals = sum(len(rs) for rs in model.role_sets)
+    assert len({rs.role for rs in model.roles.all}) == 8
+    assert {type(rs) for rs in model.roles.all} == set(model.agents_by_type)
+    individuals = sum(len(rs) for rs in model.roles.all)
     assert individuals > 10 * len(model.agents)
     run_to_end(model)
     assert model.steps == 3 and model.epoch == 3 and not model.running
@@ -390,22 +396,26 @@ def test_kpi_names_are_the_timeseries_columns(tiny: Factory) -> None:
     assert all(ts[c].dtype == np.float64 for c in KPI_NAMES if c != "epoch")
 
 
-def test_an_epoch_runs_the_eight_phases_in_order(tiny: Factory) -> None:
+def test_an_epoch_runs_the_eight_phases_in_order(
+    tiny: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ledgerlab.sim import phases
+
     model = tiny(None, epochs=2)
     order: list[str] = []
-    for name in PHASES:
-        method = getattr(model, name)
+    for module_name, func_name in PHASES:
+        module = importlib.import_module(f"ledgerlab.sim.phases.{module_name}")
+        func = getattr(module, func_name)
 
-        def record(method: Callable[[], None] = method, name: str = name) -> None:
+        def record(*args: Any, func: Any = func, name: str = module_name) -> Any:
             order.append(name)
-            method()
+            return func(*args)
 
-        setattr(model, name, record)
+        monkeypatch.setattr(module, func_name, record)
+        assert module.__doc__ and len(module.__doc__.split()) > 10, module_name
+        assert func.__doc__ and len(func.__doc__.split()) > 5, func_name
     model.step()
-    assert tuple(order) == PHASES
-    for name in PHASES:
-        doc = getattr(EconomyModel, name).__doc__
-        assert doc and len(doc.split()) > 5, name
+    assert tuple(order) == phases.ORDER == tuple(m for m, _ in PHASES)
 
 
 def test_agent_snapshots_follow_their_cadence(tiny: Factory) -> None:
@@ -413,7 +423,7 @@ def test_agent_snapshots_follow_their_cadence(tiny: Factory) -> None:
     run_to_end(model)
     assert [int(s["epoch"].iloc[0]) for s in model.snapshots] == [0, 5, 10, 11]
     last = model.snapshots[-1]
-    assert len(last) == sum(len(rs) for rs in model.role_sets)
+    assert len(last) == sum(len(rs) for rs in model.roles.all)
     acct = last["account"].to_numpy()
     np.testing.assert_array_equal(last["balance_tokens"], model.ledger.balance[acct])
     assert not last["account"].duplicated().any()
@@ -424,9 +434,10 @@ def test_agent_snapshots_follow_their_cadence(tiny: Factory) -> None:
 
 def _epoch_income_and_cost(model: EconomyModel, role: str) -> tuple[np.ndarray, np.ndarray]:
     """This epoch's income (rewards at the epoch price) and production cost per row (USD)."""
-    rs = getattr(model, role)
-    income = model.epoch_paid[rs.cols.account] * model.price_usd
-    rows, cost = model.epoch_costs[role]
+    rs = getattr(model.roles, role)
+    assert model.flows is not None and model.flows.rewards and model.flows.contribution
+    income = model.flows.rewards.paid_tokens[rs.cols.account] * model.exchange.price_usd
+    rows, cost = model.flows.contribution.cost_usd[role]
     per_row = np.bincount(rows, weights=cost, minlength=len(rs))
     return income, per_row
 
@@ -442,7 +453,7 @@ def test_churn_moving_averages_take_one_observation_per_epoch(lookback: int, tin
         population__churn__entry_rate_per_epoch=0.0,
         population__provider_submissions_per_epoch=1.0,
     )
-    p = model.providers
+    p = model.roles.providers
     alpha = 1.0 / lookback
     inc_ema = np.zeros(len(p))
     cost_ema = np.zeros(len(p))
@@ -468,8 +479,8 @@ def test_providers_without_production_cost_never_leave(tiny: Factory) -> None:
     run_to_end(model)
     ts = model.timeseries()
     assert ts["providers_left"].sum() == 0
-    assert model.providers.cols.active.all()
-    assert (model.providers.cols.income_usd > 0).sum() >= 10  # and they were paid
+    assert model.roles.providers.cols.active.all()
+    assert (model.roles.providers.cols.income_usd > 0).sum() >= 10  # and they were paid
 
 
 def test_providers_whose_income_stays_below_cost_leave_after_the_minimum_age(
@@ -490,7 +501,7 @@ def test_providers_whose_income_stays_below_cost_leave_after_the_minimum_age(
     assert ts["providers_left"].sum() > 0
     assert ts["active_providers"].iloc[-1] < ts["active_providers"].iloc[0]
     assert (ts["active_providers"].diff().dropna() <= 0).all()
-    cols = model.providers.cols
+    cols = model.roles.providers.cols
     gone = ~cols.active
     assert gone.sum() == ts["providers_left"].sum()
     assert (cols.left_epoch[gone] - cols.joined_epoch[gone] >= lookback).all()
@@ -509,16 +520,20 @@ def test_newcomers_join_when_the_return_is_high(tiny: Factory) -> None:
     )
     run_to_end(model)
     ts = model.timeseries()
-    p = model.providers
+    p = model.roles.providers
     founders = TINY_OVERRIDES["population__providers"]
     assert (ts["providers_joined"].iloc[:lookback] == 0).all()  # nobody mature yet
     assert ts["providers_joined"].sum() == len(p) - founders > 0
     assert ts["active_providers"].iloc[-1] > founders
     new = np.arange(founders, len(p))
     assert (p.cols.joined_epoch[new] >= lookback).all()
-    assert (model.account_role[p.cols.account[new]] == ROLE_NAMES.index("providers")).all()
+    assert (model.accounts.cols.role[p.cols.account[new]] == ROLE_NAMES.index("providers")).all()
     # Newcomers receive the onboarding grant from the treasury (a funding-graph edge).
-    grants = [dst for src, dst, _ in model.funding_edges if (src == model.treasury).all()]
+    grants = [
+        dst
+        for src, dst, _ in model.accounts.funding_edges
+        if (src == model.accounts.protocol.treasury).all()
+    ]
     funded = np.concatenate(grants)
     assert np.isin(p.cols.account[new], funded).all()
 
@@ -546,7 +561,7 @@ def test_setup_errors_are_typed_and_say_what_to_change() -> None:
 def test_metrics_cadence_sums_flows_and_samples_stocks(tiny: Factory) -> None:
     """Rows every 4 epochs (and after the last) carry the interval's flow sums, so column
     totals match the every-epoch run; stocks are the row epoch's values."""
-    from ledgerlab.sim.model import FLOW_KPIS, KPI_NAMES
+    from ledgerlab.sim.kpis import FLOW_KPIS, KPI_NAMES
 
     assert set(KPI_NAMES) >= FLOW_KPIS  # every flow is a column (no misspelt name)
 

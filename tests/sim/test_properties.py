@@ -508,10 +508,10 @@ def simulate(scenario: Scenario) -> EconomyModel | None:
         return None
     while model.running:
         model.step()  # any exception here is a bug
-        pool = model.pool
+        pool = model.exchange.pool
         assert pool.token_reserve_tokens > 0 and pool.cash_reserve_usd > 0
         assert np.isfinite(pool.token_reserve_tokens) and np.isfinite(pool.cash_reserve_usd)
-        assert pool.token_reserve_tokens == float(model.ledger.balance[model.amm])
+        assert pool.token_reserve_tokens == float(model.ledger.balance[model.accounts.protocol.amm])
     return model
 
 

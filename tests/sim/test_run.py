@@ -14,7 +14,8 @@ import pytest
 
 from ledgerlab import scenarios
 from ledgerlab.scenarios import Scenario, ScenarioError
-from ledgerlab.sim.model import KPI_NAMES, EconomyModel
+from ledgerlab.sim.kpis import KPI_NAMES
+from ledgerlab.sim.model import EconomyModel
 from ledgerlab.sim.output import MARKER, OutputError, atomic_dir
 from ledgerlab.sim.run import RunResult, run
 from tests.conftest import SCENARIO_DIR
@@ -130,16 +131,18 @@ name: !!python/object/apply:os.system ["echo pwned"]
 
 def _raise_mid_run(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Make the train phase raise at epoch 3; returns the epochs it ran."""
+    from ledgerlab.sim.phases import train
+
     seen: list[int] = []
-    original = EconomyModel.phase_train
+    original = train.retrain
 
-    def failing(self: EconomyModel) -> None:
-        seen.append(self.epoch)
-        if self.epoch == 3:
+    def failing(epoch: int, *args: Any) -> None:
+        seen.append(epoch)
+        if epoch == 3:
             raise RuntimeError("boom at epoch 3")
-        original(self)
+        original(epoch, *args)
 
-    monkeypatch.setattr(EconomyModel, "phase_train", failing)
+    monkeypatch.setattr(train, "retrain", failing)
     return seen
 
 
