@@ -51,9 +51,7 @@ def transactions(flows: EpochFlows, payout_policy: str, engine: EngineSpec) -> d
         "payout": tx_count(n_payout),
         "swap": tx_count(c.n_payers),
         "submission": tx_count(flows.contribution.n_submissions),
-        # Defence transactions (bonds posted and settled) are not sent yet: they were read
-        # from a KPI filled only at collect time (always 0 here).
-        "defense": tx_count(0.0),
+        "defense": tx_count(flows.defense.tx),  # bonds posted (phase 2) and settled (5)
     }
 
 

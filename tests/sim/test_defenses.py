@@ -363,3 +363,32 @@ def test_all_eight_defences_compose_in_the_antifarming_world() -> None:
         assert 0.0 <= s[key] <= 1.0
     assert math.isfinite(s["defense_withheld_tokens"])
     assert np.isfinite(ts["supply_tokens"]).all()
+
+
+def test_defence_transactions_reach_the_chain(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Bonds posted and settled are transactions: the chain is handed as many defence
+    transactions as the ``defense_tx`` KPI counts, epoch by epoch (they used to be read
+    from a KPI filled only after the chain had settled, so none was ever sent)."""
+    from ledgerlab.sim.chain import Chain
+
+    sent: list[int] = []
+    original = Chain.settle
+
+    def recording(self: Chain, epoch: int, txs: dict[str, int], *args: Any) -> Any:
+        sent.append(txs["defense"])
+        return original(self, epoch, txs, *args)
+
+    monkeypatch.setattr(Chain, "settle", recording)
+    result = run(
+        None,
+        epochs=6,
+        overrides={
+            "population.providers": 30,
+            "population.consumers": 20,
+            "defenses": [{"kind": "stake_slash", "challenge_window_epochs": 2}],
+        },
+        progress=False,
+    )
+    kpi = result.timeseries["defense_tx"].tolist()
+    assert sum(kpi) > 0
+    assert sent == kpi
