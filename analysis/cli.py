@@ -204,6 +204,16 @@ Preset = enum.Enum("Preset", {name: name for name in sorted(PRESETS)}, type=str)
 
 @app.command("tokenomics")
 def tokenomics(
+    ctx: typer.Context,
+    scenario_ref: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="SCENARIO",
+            help="Project this scenario's own allocation (its tokenomics: vesting buckets, "
+            "supply, emission): a shipped name or a YAML file. Without it: --preset.",
+            show_default=False,
+        ),
+    ] = None,
     preset: Annotated[
         Preset,
         typer.Option(help="Allocation preset (token supply, buckets, vesting)."),
@@ -212,29 +222,67 @@ def tokenomics(
         int,
         typer.Option(min=1, max=1200, help="Months to project (1-1200)."),
     ] = 60,
+    burn_tokens_per_month: Annotated[
+        float,
+        typer.Option(
+            "--burn-tokens-per-month",
+            min=0,
+            max=1e15,
+            help="Tokens burned each month, taken from the market float (default 0: burns "
+            "follow usage, which a projection without agents does not have).",
+        ),
+    ] = 0.0,
     out: Annotated[
-        Path,
+        Path | None,
         typer.Option(
             file_okay=False,
             dir_okay=True,
-            help="Output folder for tokenomics.csv, .parquet and .png (replaced atomically).",
+            help="Output folder for tokenomics.csv, .parquet, .png and tokenomics_columns.csv "
+            "(replaced atomically; default: results/tokenomics, or "
+            "results/tokenomics-<scenario name> for a SCENARIO).",
+            show_default=False,
         ),
-    ] = Path("results/tokenomics"),
+    ] = None,
 ) -> None:
-    """Project circulating supply, vesting unlocks, emission and inflation month by month.
+    """Project supply month by month: unlocks by allocation, emission, tracker
+    circulating supply, market float and their annualised inflation.
 
-    Prints the monthly table and writes tokenomics.csv, tokenomics.parquet and a
-    tokenomics.png chart into --out.
+    Projects --preset (default openledger) or, given SCENARIO, that
+    scenario's own allocation (vesting buckets, supply, emission). Prints
+    the monthly table and writes tokenomics.csv (every column defined in
+    tokenomics_columns.csv), tokenomics.parquet and tokenomics.png into
+    --out. Burns follow usage, which a projection has not: none unless
+    --burn-tokens-per-month is given.
     """
     from ledgerlab.analysis import tokenomics as tk
+    from ledgerlab.scenarios import ScenarioError
 
-    frame = tk.project(preset=preset.value, months=months)
-    typer.echo(
-        f"{preset.value}: {frame['total_supply_tokens'].iloc[0] / 1e6:,.0f}M tokens, "
-        f"{months} months (M = millions of tokens; month 0 = launch month incl. TGE)"
-    )
+    if scenario_ref is not None:
+        source = ctx.get_parameter_source("preset")
+        if getattr(source, "name", None) not in (None, "DEFAULT"):
+            raise typer.BadParameter(
+                f"give a SCENARIO ({scenario_ref}) or --preset, not both",
+                ctx=ctx,
+                param_hint="'--preset'",
+            )
+        from ledgerlab.scenarios.library import load_scenario
+
+        try:
+            scenario = load_scenario(scenario_ref)
+        except ScenarioError as error:
+            _fail_scenario(error)
+        frame = tk.project_scenario(
+            scenario, months=months, burn_tokens_per_month=burn_tokens_per_month
+        )
+        target = out if out is not None else Path("results") / f"tokenomics-{scenario.name}"
+    else:
+        frame = tk.project(
+            preset=preset.value, months=months, burn_tokens_per_month=burn_tokens_per_month
+        )
+        target = out if out is not None else Path("results/tokenomics")
+    typer.echo(tk.describe(frame))
     typer.echo(tk.format_table(frame))
-    written = tk.write(frame, out)
+    written = tk.write(frame, target)
     files = ", ".join(str(written / name) for name in tk.OUTPUT_FILES)
     typer.echo(f"wrote {files}")
 
@@ -827,6 +875,71 @@ def compare_command(
         raise typer.Exit(report.exit_status)
 
 
+@app.command("sensitivity")
+def sensitivity_command(
+    folder: Annotated[
+        Path,
+        typer.Argument(
+            metavar="OUT",
+            help="Sweep folder written by `ledgerlab sweep` from a sweep file whose sample: "
+            "uses method: morris or method: saltelli.",
+        ),
+    ],
+    metric: Annotated[
+        str,
+        typer.Option(
+            "--metric",
+            metavar="NAME",
+            help="Summary metric to analyse, e.g. price_usd, "
+            "circulating_inflation_annualised_mean, honest_provider_net_usd.",
+        ),
+    ],
+    method: Annotated[
+        str | None,
+        typer.Option(
+            metavar="morris|sobol",
+            help="Analysis (default: the one the sweep's design supports: morris for "
+            "method: morris, sobol for method: saltelli).",
+            show_default=False,
+        ),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            file_okay=False,
+            dir_okay=True,
+            help="Folder for sensitivity.csv and sensitivity.png (default: OUT/sensitivity; "
+            "replaced atomically).",
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Morris screening or Sobol' indices of one metric over a sweep's sample
+    design.
+
+    Prints each parameter's indices with their 95 % bootstrap intervals,
+    most important first (Morris: mu*, mu and sigma in the metric's units
+    per full range of the parameter; Sobol': S1 and ST as shares of the
+    metric's variance), and writes sensitivity.csv and the bar chart
+    sensitivity.png. The metric is averaged over the replicates of each
+    point; every point needs a finished run. Needs SALib, the optional
+    extra 'sensitivity'.
+    """
+    from ledgerlab.analysis import sensitivity as sa
+
+    if method is not None and method not in ("morris", "sobol", "saltelli"):
+        raise typer.BadParameter(
+            f"{method!r} is not one of 'morris', 'sobol'", param_hint="'--method'"
+        )
+    sa.require_salib()
+    table = sa.analyse(folder, metric, method)
+    target = out if out is not None else folder / sa.OUTPUT_DIR
+    typer.echo(sa.format_table(table))
+    written = sa.write(table, target, sweep_folder=folder)
+    names = [n for n in (*sa.OUTPUT_FILES, "sensitivity_s2.csv") if (written / n).exists()]
+    typer.echo(f"wrote {', '.join(str(written / n) for n in names)}")
+
+
 def _leading_comment(text: str) -> str:
     """The first comment block of a YAML text (its leading ``#`` lines, blank lines before
     it skipped) joined into one line, without a leading ``Question:`` label."""
@@ -900,6 +1013,64 @@ def schema_command(
         sys.stdout.write(markdown_reference())
     else:
         typer.echo(json.dumps(json_schema(), indent=2))
+
+
+# --------------------------------------------------------------------------------------
+# ledgerlab explore
+# --------------------------------------------------------------------------------------
+
+
+@app.command("explore")
+def explore_command(
+    scenario_ref: Annotated[
+        str, typer.Argument(metavar="SCENARIO", help=SCENARIO_HELP + " [default: baseline]")
+    ] = "baseline",
+    set_: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set",
+            metavar="PATH=VALUE",
+            help="Override one field before the page opens, e.g. --set population.providers=50 "
+            "(repeatable; VALUE is read as YAML).",
+        ),
+    ] = None,
+    variant: Annotated[
+        str | None,
+        typer.Option(help="Variant to explore, when SCENARIO is a variant file."),
+    ] = None,
+    port: Annotated[
+        int, typer.Option(min=0, max=65535, help="Port to serve on (0 = any free port).")
+    ] = 8765,
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (127.0.0.1: this machine only).")
+    ] = "127.0.0.1",
+) -> None:
+    """Open an interactive page for a scenario (Mesa SolaraViz) on localhost.
+
+    Sliders for emission, the fee split, the attribution engine, each defence
+    and the adversary counts (Reset applies them); Step and play run epochs
+    while the plots of price, float, adversaries' reward share, accuracy and
+    population update. Prints the page's URL; Ctrl-C stops the server.
+
+    Needs the viz extra: pip install 'ledgerlab\\[viz]'.
+    """
+    from ledgerlab.analysis import explore
+    from ledgerlab.scenarios import ScenarioError
+
+    explore.require_viz()
+    try:
+        scenario = _resolve_scenario(scenario_ref, set_ or [], None, None, variant)
+    except ScenarioError as error:
+        _fail_scenario(error)
+
+    def ready(url: str) -> None:
+        typer.echo(f"ledgerlab explore: {scenario.name} at {url} (Ctrl-C stops it)")
+
+    try:
+        explore.serve(scenario, host, port, on_ready=ready)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM, once the server has shut down
+        pass
+    typer.echo("ledgerlab explore: stopped", err=True)
 
 
 def main() -> None:

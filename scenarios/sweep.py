@@ -10,7 +10,7 @@ A sweep file says what to vary and how often to repeat it::
     zip:                            # paired lists of equal length (one point per row)
       population.providers: [50, 100, 200]
       population.consumers: [25, 50, 100]
-    sample:                         # random | lhs | sobol over ranges (scipy.stats.qmc)
+    sample:                         # random | lhs | sobol | saltelli | morris over ranges
       method: lhs
       n: 16
       ranges:
@@ -31,6 +31,24 @@ integer fields are integers: uniform over ``low..high`` (both included) on a lin
 range, rounded on a log range. A Sobol' sample needs ``n`` a power of 2 (its balance
 properties hold only then). The sample's random stream derives from the master seed, so a
 sweep file always expands to the same points.
+
+Designs for sensitivity analysis (``ledgerlab sensitivity``, SALib: the extra
+``sensitivity``, ``pip install 'ledgerlab[sensitivity]'``):
+
+* ``method: saltelli`` — Saltelli's extension of a scrambled Sobol' sequence
+  (``SALib.sample.sobol``) for Sobol' indices. ``n`` is the base sample size N (a power of
+  2, at least 2); the sample has ``N·(2D+2)`` rows for D ranges, or ``N·(D+2)`` with
+  ``calc_second_order: false`` (no second-order indices).
+* ``method: morris`` — Morris elementary-effect trajectories (``SALib.sample.morris``) for
+  screening. ``n`` is the number of trajectories (at least 2); the sample has ``n·(D+1)``
+  rows. ``num_levels`` (even, default 4) is the grid each parameter moves on.
+
+Both are drawn in the unit cube and mapped onto the ranges like the other methods (a log
+range on its log scale, so indices are per unit of log). The sweep records the design that
+produced its sampled values (:attr:`Sweep.design`: method, parameter names, bounds, log,
+integer fields, ``calc_second_order``, ``num_levels``, the seed), so a finished sweep can
+be analysed without guessing. The rows of the sample vary fastest among the points: with a
+grid, zip or variants, every grid/zip row and variant holds one complete design.
 
 Seeds (common random numbers). The replicate seeds come from one
 ``numpy.random.SeedSequence(seed).spawn(replicates)``: seed ``r`` is the first 63 bits of
@@ -88,15 +106,21 @@ from ledgerlab.scenarios.schema import Scenario
 __all__ = [
     "DEFAULT_VARIANT",
     "MAX_RUNS",
+    "SALIB_HINT",
+    "SALIB_METHODS",
     "SAMPLE_METHODS",
     "SWEEP_KEYS",
     "RunSpec",
+    "SampleDesign",
     "Sweep",
+    "design_from_text",
+    "design_rows",
     "is_sweep_file",
     "is_sweep_text",
     "load_sweep",
     "loads_sweep",
     "replicate_seeds",
+    "salib_available",
     "sweep_from_data",
 ]
 
@@ -113,10 +137,20 @@ SWEEP_KEYS = (
 )
 """Top-level keys a sweep file may hold."""
 
-SAMPLE_METHODS = ("random", "lhs", "sobol")
+SAMPLE_METHODS = ("random", "lhs", "sobol", "saltelli", "morris")
 """Sampling methods of ``sample.method``."""
 
-SAMPLE_KEYS = ("method", "n", "ranges")
+SALIB_METHODS = ("saltelli", "morris")
+"""Sampling methods that need SALib (the extra ``sensitivity``)."""
+
+SALIB_HINT = "pip install 'ledgerlab[sensitivity]'"
+"""How to install SALib, for error messages."""
+
+SAMPLE_KEYS = ("method", "n", "ranges", "calc_second_order", "num_levels")
+SAMPLE_REQUIRED = ("method", "n", "ranges")
+
+MAX_NUM_LEVELS = 1_000
+"""Most grid levels of a Morris design (levels)."""
 RANGE_KEYS = ("low", "high", "log")
 
 DEFAULT_VARIANT = "base"
@@ -154,6 +188,8 @@ class _SampleLayout(BaseModel):
     method: str
     n: int
     ranges: dict[str, _RangeLayout]
+    calc_second_order: bool = True
+    num_levels: int = 4
 
 
 class _SweepFileLayout(BaseModel):
@@ -195,6 +231,188 @@ class RunSpec:
     params: Mapping[str, Any]
 
 
+def design_rows(method: str, n: int, d: int, calc_second_order: bool = True) -> int:
+    """Rows of a sample of ``method`` with ``n`` and ``d`` ranges (see the module docstring)."""
+    if method == "saltelli":
+        return n * (2 * d + 2 if calc_second_order else d + 2)
+    if method == "morris":
+        return n * (d + 1)
+    return n
+
+
+def _salib(method: str) -> Any:
+    """SALib's sampler module for ``method``; ImportError when SALib is not installed."""
+    if method == "saltelli":
+        from SALib.sample import sobol
+
+        return sobol
+    from SALib.sample import morris
+
+    return morris
+
+
+def salib_available() -> bool:
+    """True if SALib (the extra ``sensitivity``) can be imported."""
+    try:
+        _salib("saltelli")
+        _salib("morris")
+    except ImportError:
+        return False
+    return True
+
+
+def _unit_design(
+    method: str, n: int, d: int, seed: int, calc_second_order: bool, num_levels: int
+) -> np.ndarray:
+    """The sample in the unit cube, ``(rows, d)``, drawn from the master seed's sample
+    stream (the same rows for the same arguments, on any machine)."""
+    from scipy.stats import qmc
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_SAMPLE_STREAM,)))
+
+    def engine(kind: Any, **kwargs: Any) -> Any:
+        try:
+            return kind(d, rng=rng, **kwargs)  # scipy >= 1.15
+        except TypeError:  # pragma: no cover - older scipy names it seed
+            return kind(d, seed=rng, **kwargs)
+
+    if method == "random":
+        return rng.random((n, d))
+    if method == "lhs":
+        return engine(qmc.LatinHypercube).random(n)
+    if method == "sobol":
+        return engine(qmc.Sobol, scramble=True).random_base2(int(math.log2(n)))
+    problem = {"num_vars": d, "names": [f"x{j}" for j in range(d)], "bounds": [[0.0, 1.0]] * d}
+    if method == "saltelli":
+        unit = _salib(method).sample(
+            problem, n, calc_second_order=calc_second_order, scramble=True, seed=rng
+        )
+    elif method == "morris":
+        unit = _salib(method).sample(problem, n, num_levels=num_levels, seed=rng)
+    else:
+        raise ValueError(f"unknown sample method {method!r}")  # pragma: no cover
+    return np.clip(np.asarray(unit, dtype=np.float64), 0.0, 1.0)
+
+
+@dataclass(frozen=True, eq=False)
+class SampleDesign:
+    """The design that produced a sweep's sampled values (its ``sample:`` section).
+
+    Enough to analyse a finished sweep without guessing: :meth:`record` is plain JSON and
+    :meth:`from_record` rebuilds the same design (the unit sample is drawn again from the
+    seed).
+
+    Attributes:
+        method: ``random``, ``lhs``, ``sobol``, ``saltelli`` or ``morris``.
+        n: The file's ``n``: sample size; Saltelli's base size N; Morris trajectories.
+        names: The D sampled parameters (dotted paths), in column order.
+        lows, highs: Each parameter's range (its own units).
+        log: Whether each range is sampled on a log scale.
+        integer: Whether each parameter is an integer field (values rounded).
+        seed: The master seed the sample stream derives from.
+        calc_second_order: Saltelli only: whether the design supports second-order
+            indices (``N·(2D+2)`` rows, else ``N·(D+2)``); None for other methods.
+        num_levels: Morris only: grid levels per parameter; None for other methods.
+        unit: The sample in the unit cube, ``(rows, D)``: row i is sample row i (a value
+            0..1 of the range, on the log scale for a log range).
+    """
+
+    method: str
+    n: int
+    names: tuple[str, ...]
+    lows: tuple[float, ...]
+    highs: tuple[float, ...]
+    log: tuple[bool, ...]
+    integer: tuple[bool, ...]
+    seed: int
+    calc_second_order: bool | None = None
+    num_levels: int | None = None
+    unit: np.ndarray = field(default=None, repr=False)  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.unit is None:
+            unit = _unit_design(
+                self.method,
+                self.n,
+                self.d,
+                self.seed,
+                bool(self.calc_second_order) if self.calc_second_order is not None else True,
+                self.num_levels or 4,
+            )
+            object.__setattr__(self, "unit", unit)
+        self.unit.setflags(write=False)
+
+    @property
+    def d(self) -> int:
+        """Number of sampled parameters D."""
+        return len(self.names)
+
+    @property
+    def rows(self) -> int:
+        """Rows of the sample (points per grid/zip row and variant)."""
+        return design_rows(self.method, self.n, self.d, self.calc_second_order is not False)
+
+    def values(self) -> list[dict[str, Any]]:
+        """The sampled rows mapped onto the ranges: one mapping name → value per row
+        (integers for integer fields, uniform over ``low..high`` on a linear range and
+        rounded on a log range)."""
+        rows: list[dict[str, Any]] = [{} for _ in range(self.unit.shape[0])]
+        for j, name in enumerate(self.names):
+            u = self.unit[:, j]
+            low, high, integer = self.lows[j], self.highs[j], self.integer[j]
+            if self.log[j]:
+                values = np.exp(np.log(low) + u * (np.log(high) - np.log(low)))
+                if integer:
+                    values = np.clip(np.rint(values), math.ceil(low), math.floor(high))
+            elif integer:
+                lo, hi = math.ceil(low), math.floor(high)
+                values = np.minimum(np.floor(lo + u * (hi - lo + 1)), hi)
+            else:
+                values = low + u * (high - low)
+            for i, value in enumerate(values):
+                rows[i][name] = int(value) if integer else float(value)
+        return rows
+
+    def problem(self) -> dict[str, Any]:
+        """SALib's problem definition over the unit cube (names, ``bounds`` [0, 1]): the
+        design's indices are per unit of each range (of its log for a log range)."""
+        return {"num_vars": self.d, "names": list(self.names), "bounds": [[0.0, 1.0]] * self.d}
+
+    def record(self) -> dict[str, Any]:
+        """The design as plain JSON data (e.g. for ``sweep.json``)."""
+        return {
+            "method": self.method,
+            "n": self.n,
+            "rows": self.rows,
+            "names": list(self.names),
+            "bounds": [[lo, hi] for lo, hi in zip(self.lows, self.highs, strict=True)],
+            "log": list(self.log),
+            "integer": list(self.integer),
+            "calc_second_order": self.calc_second_order,
+            "num_levels": self.num_levels,
+            "seed": self.seed,
+        }
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> SampleDesign:
+        """The design of a :meth:`record` (its unit sample drawn again from the seed).
+
+        Raises ImportError for a Saltelli or Morris design without SALib."""
+        bounds = [tuple(map(float, b)) for b in record["bounds"]]
+        return cls(
+            method=str(record["method"]),
+            n=int(record["n"]),
+            names=tuple(map(str, record["names"])),
+            lows=tuple(b[0] for b in bounds),
+            highs=tuple(b[1] for b in bounds),
+            log=tuple(bool(v) for v in record["log"]),
+            integer=tuple(bool(v) for v in record["integer"]),
+            seed=int(record["seed"]),
+            calc_second_order=record.get("calc_second_order"),
+            num_levels=record.get("num_levels"),
+        )
+
+
 @dataclass(frozen=True, eq=False)
 class Sweep:
     """An expanded, validated sweep.
@@ -216,6 +434,9 @@ class Sweep:
         description: The file's ``description:`` (free text).
         has_variants: Whether the file lists variants.
         replicates_given: Whether the file sets ``replicates:`` (else it is 1).
+        design: The design of the ``sample:`` section (None without one): its method,
+            parameters, bounds and unit sample. Its rows are the fastest-varying part of
+            the points: point ``p`` holds sample row ``p % design.rows``.
     """
 
     source: str
@@ -232,6 +453,7 @@ class Sweep:
     description: str = ""
     has_variants: bool = False
     replicates_given: bool = False
+    design: SampleDesign | None = None
     seeds: tuple[int, ...] = field(init=False)
     _point_width: int = field(init=False, repr=False)
     _replicate_width: int = field(init=False, repr=False)
@@ -461,6 +683,26 @@ def sweep_from_data(
     return _from_data(data, positions, source, text, Path(base_dir), name)
 
 
+def design_from_text(
+    text: str, base: Scenario, seed: int, source: str = "<string>"
+) -> SampleDesign | None:
+    """The design of the ``sample:`` section of sweep-file ``text`` (None without one),
+    drawn from master ``seed`` as when the sweep was expanded: for analysing a finished
+    sweep folder from its ``sweep.yaml``, ``base.resolved.yaml`` and ``sweep.json``'s
+    master seed, wherever the base file was. Only ``sample:`` is read.
+
+    Raises :class:`ScenarioError` (file:line) if the section is invalid.
+    """
+    data, positions = _parse(text, source, _SweepFileLayout)
+    if not isinstance(data, Mapping) or "sample" not in data:
+        return None
+    spec = _Spec(source, text, "", base, positions)
+    _read_sample(data, spec)
+    if spec.problems:
+        raise ScenarioError(spec.problems)
+    return _design(spec, seed)
+
+
 # ---------------------------------------------------------------- parsing helpers
 
 
@@ -479,6 +721,8 @@ class _Spec:
     sample: dict[str, tuple[str, float, float, bool]] = field(default_factory=dict)
     sample_method: str = "lhs"
     sample_n: int = 0
+    sample_calc_second_order: bool | None = None
+    sample_num_levels: int | None = None
     replicates: int = 1
     replicates_given: bool = False
     seed: int | None = None
@@ -712,7 +956,7 @@ def _read_sample(data: Mapping[str, Any], spec: _Spec) -> None:
                 + ", ".join(SAMPLE_KEYS),
                 key=True,
             )
-    for key in SAMPLE_KEYS:
+    for key in SAMPLE_REQUIRED:
         if key not in block:
             spec.at(("sample",), f"missing '{key}'", shown=f"sample.{key}")
     method = block.get("method")
@@ -723,21 +967,36 @@ def _read_sample(data: Mapping[str, Any], spec: _Spec) -> None:
                 f"unknown method {method!r}{_suggest(str(method), SAMPLE_METHODS)}; use one of "
                 + ", ".join(SAMPLE_METHODS),
             )
+        elif method in SALIB_METHODS and not salib_available():
+            spec.at(
+                ("sample", "method"),
+                f"method {method} draws its design with SALib, which is not installed: "
+                f"{SALIB_HINT}",
+            )
         else:
             spec.sample_method = method
     n = block.get("n")
     if n is not None:
         if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_SAMPLE:
             spec.at(("sample", "n"), f"must be a whole number 1..{MAX_SAMPLE:,} (got {n!r})")
-        elif method == "sobol" and n & (n - 1):
-            low = 1 << (n.bit_length() - 1)
+        elif method in ("saltelli", "morris") and n < 2:
+            what = "base samples N" if method == "saltelli" else "trajectories"
             spec.at(
                 ("sample", "n"),
-                f"a Sobol' sample needs n a power of 2 for its balance properties (got {n}); "
-                f"use {low} or {low * 2}, or method lhs",
+                f"a {method} design needs at least 2 {what} for confidence intervals (got {n})",
+            )
+        elif method in ("sobol", "saltelli") and n & (n - 1):
+            low = 1 << (n.bit_length() - 1)
+            what = "Sobol'" if method == "sobol" else "Saltelli (Sobol'-based)"
+            other = "method lhs" if method == "sobol" else "method morris for fewer runs"
+            spec.at(
+                ("sample", "n"),
+                f"a {what} sample needs n a power of 2 for its balance properties (got {n}); "
+                f"use {low} or {low * 2}, or {other}",
             )
         else:
             spec.sample_n = n
+    _read_design_options(block, method, spec)
     ranges = block.get("ranges")
     if ranges is None:
         return
@@ -787,6 +1046,47 @@ def _read_sample(data: Mapping[str, Any], spec: _Spec) -> None:
             spec.at(where, "only numeric fields can be sampled; sweep others with grid:", key=True)
             continue
         spec.sample[path] = (str(raw), float(low), float(high), bool(log))
+
+
+def _read_design_options(block: Mapping[str, Any], method: Any, spec: _Spec) -> None:
+    """``calc_second_order`` (saltelli) and ``num_levels`` (morris)."""
+    if "calc_second_order" in block:
+        value = block["calc_second_order"]
+        if method != "saltelli":
+            spec.at(
+                ("sample", "calc_second_order"),
+                f"applies to method saltelli only (this sample's method is {method!r}); remove it",
+                key=True,
+            )
+        elif not isinstance(value, bool):
+            spec.at(("sample", "calc_second_order"), f"must be true or false (got {value!r})")
+        else:
+            spec.sample_calc_second_order = value
+    elif method == "saltelli":
+        spec.sample_calc_second_order = True
+    if "num_levels" in block:
+        value = block["num_levels"]
+        if method != "morris":
+            spec.at(
+                ("sample", "num_levels"),
+                f"applies to method morris only (this sample's method is {method!r}); remove it",
+                key=True,
+            )
+        elif (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not 2 <= value <= MAX_NUM_LEVELS
+            or value % 2
+        ):
+            spec.at(
+                ("sample", "num_levels"),
+                f"must be an even whole number 2..{MAX_NUM_LEVELS:,} (got {value!r}); "
+                "Morris designs are unbiased only on an even number of levels",
+            )
+        else:
+            spec.sample_num_levels = value
+    elif method == "morris":
+        spec.sample_num_levels = 4
 
 
 def _read_variants(block: Any, spec: _Spec) -> dict[str, dict[str, Any]]:
@@ -885,43 +1185,23 @@ def _entry(items: Sequence[Any], part: str | int) -> int | None:
 # ------------------------------------------------------------------------ expansion
 
 
-def _sample_rows(spec: _Spec, seed: int) -> list[dict[str, Any]]:
+def _design(spec: _Spec, seed: int) -> SampleDesign | None:
+    """The design of the ``sample:`` section (None without one)."""
     if not spec.sample:
-        return [{}]
-    from scipy.stats import qmc
-
-    d = len(spec.sample)
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_SAMPLE_STREAM,)))
-    n = spec.sample_n
-
-    def engine(kind: Any, **kwargs: Any) -> Any:
-        try:
-            return kind(d, rng=rng, **kwargs)  # scipy >= 1.15
-        except TypeError:  # pragma: no cover - older scipy names it seed
-            return kind(d, seed=rng, **kwargs)
-
-    if spec.sample_method == "random":
-        unit = rng.random((n, d))
-    elif spec.sample_method == "lhs":
-        unit = engine(qmc.LatinHypercube).random(n)
-    else:
-        unit = engine(qmc.Sobol, scramble=True).random_base2(int(math.log2(n)))
-    rows: list[dict[str, Any]] = [{} for _ in range(n)]
-    for j, (path, (raw, low, high, log)) in enumerate(spec.sample.items()):
-        u = unit[:, j]
-        integer = _field_kind(spec.base, _split_path(raw)) == "int"
-        if log:
-            values = np.exp(np.log(low) + u * (np.log(high) - np.log(low)))
-            if integer:
-                values = np.clip(np.rint(values), math.ceil(low), math.floor(high))
-        elif integer:
-            lo, hi = math.ceil(low), math.floor(high)
-            values = np.minimum(np.floor(lo + u * (hi - lo + 1)), hi)
-        else:
-            values = low + u * (high - low)
-        for i, value in enumerate(values):
-            rows[i][path] = int(value) if integer else float(value)
-    return rows
+        return None
+    entries = list(spec.sample.values())
+    return SampleDesign(
+        method=spec.sample_method,
+        n=spec.sample_n,
+        names=tuple(spec.sample),
+        lows=tuple(low for _, low, _, _ in entries),
+        highs=tuple(high for _, _, high, _ in entries),
+        log=tuple(log for *_, log in entries),
+        integer=tuple(_field_kind(spec.base, _split_path(raw)) == "int" for raw, *_ in entries),
+        seed=int(seed),
+        calc_second_order=spec.sample_calc_second_order,
+        num_levels=spec.sample_num_levels,
+    )
 
 
 def _check_size(source: str, variants: int, points: int, replicates: int) -> None:
@@ -942,9 +1222,20 @@ def _build(spec: _Spec, overrides: dict[str, dict[str, Any]], has_variants: bool
     zip_paths = list(spec.zip)
     zip_rows = list(zip(*(spec.zip[p][1] for p in zip_paths), strict=True)) if zip_paths else [()]
     n_grid = math.prod(len(v) for v in grid_values)
-    n_points = n_grid * len(zip_rows) * (spec.sample_n if spec.sample else 1)
+    n_sample = (
+        design_rows(
+            spec.sample_method,
+            spec.sample_n,
+            len(spec.sample),
+            spec.sample_calc_second_order is not False,
+        )
+        if spec.sample
+        else 1
+    )
+    n_points = n_grid * len(zip_rows) * n_sample
     _check_size(spec.source, max(len(overrides), 1), n_points, spec.replicates)
-    sample_rows = _sample_rows(spec, seed)
+    design = _design(spec, seed)
+    sample_rows = design.values() if design is not None else [{}]
     points: list[dict[str, Any]] = []
     origins: list[dict[str, tuple[Any, ...]]] = []  # per point: path -> YAML path of its value
     for g_index in itertools.product(*(range(len(v)) for v in grid_values)):
@@ -993,6 +1284,7 @@ def _build(spec: _Spec, overrides: dict[str, dict[str, Any]], has_variants: bool
         description=spec.description,
         has_variants=has_variants,
         replicates_given=spec.replicates_given,
+        design=design,
     )
     sections = {
         **{p: ("grid", raw) for p, (raw, _) in spec.grid.items()},

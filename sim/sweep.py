@@ -557,6 +557,7 @@ def _identity(sweep: Sweep) -> dict[str, Any]:
         "parameters": list(sweep.parameters),
         "reference": sweep.reference,
         "overrides": {k: dict(v) for k, v in sweep.overrides.items()},
+        "design": sweep.design.record() if sweep.design is not None else None,
     }
 
 

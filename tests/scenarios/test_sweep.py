@@ -3,6 +3,8 @@ and file:line errors that name the point. Nothing is simulated here."""
 
 from __future__ import annotations
 
+import json
+import sys
 import textwrap
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from ledgerlab.scenarios import ScenarioError
 from ledgerlab.scenarios.library import shipped
 from ledgerlab.scenarios.sweep import (
     DEFAULT_VARIANT,
+    SampleDesign,
+    design_from_text,
     is_sweep_file,
     load_sweep,
     loads_sweep,
@@ -133,6 +137,103 @@ def test_other_sampling_methods(method: str) -> None:
     )
     values = [p["market.order_flow.sell_share"] for p in sweep.points]
     assert len(values) == 8 and all(0.2 <= v <= 0.4 for v in values)
+
+
+SALIB_SWEEP = """
+base: baseline
+grid:
+  population.providers: [10, 20]
+sample:
+  method: {method}
+  n: {n}
+{extra}  ranges:
+    market.order_flow.sell_share: {{low: 0.2, high: 0.4}}
+    population.builders: {{low: 1, high: 5}}
+    market.pool_liquidity_usd: {{low: 1.0e5, high: 1.0e7, log: true}}
+seed: 7
+"""
+
+
+@pytest.mark.parametrize(
+    ("method", "n", "extra", "rows"),
+    [
+        ("saltelli", 4, "", 4 * (2 * 3 + 2)),  # N·(2D+2)
+        ("saltelli", 8, "  calc_second_order: false\n", 8 * (3 + 2)),  # N·(D+2)
+        ("morris", 5, "", 5 * (3 + 1)),  # trajectories·(D+1)
+        ("morris", 3, "  num_levels: 6\n", 3 * (3 + 1)),
+    ],
+)
+def test_saltelli_and_morris_designs(method: str, n: int, extra: str, rows: int) -> None:
+    pytest.importorskip("SALib")
+    text = SALIB_SWEEP.format(method=method, n=n, extra=extra)
+    sweep = _sweep(text)
+    design = sweep.design
+    assert design is not None and design.method == method and design.n == n
+    assert design.rows == rows and sweep.n_points == 2 * rows  # × the grid's 2 values
+    assert design.names == (
+        "market.order_flow.sell_share",
+        "population.builders",
+        "market.pool_liquidity_usd",
+    )
+    assert design.lows == (0.2, 1.0, 1e5) and design.highs == (0.4, 5.0, 1e7)
+    assert design.log == (False, False, True) and design.integer == (False, True, False)
+    assert design.seed == 7 and design.unit.shape == (rows, 3)
+    assert ((design.unit >= 0) & (design.unit <= 1)).all()
+    if method == "saltelli":
+        assert design.calc_second_order is ("false" not in extra)
+        assert design.num_levels is None
+    else:
+        levels = 6 if "num_levels" in extra else 4
+        assert design.num_levels == levels and design.calc_second_order is None
+        # one parameter moves per step of a trajectory, on the grid of levels
+        steps = np.diff(design.unit.reshape(n, 4, 3), axis=1)
+        assert ((steps != 0).sum(axis=2) == 1).all()
+        grid = np.round(design.unit * (levels - 1), 9)
+        assert np.array_equal(grid, np.round(grid))
+    # the sample rows vary fastest; each grid value holds the whole design
+    first = [p["market.order_flow.sell_share"] for p in sweep.points[:rows]]
+    second = [p["market.order_flow.sell_share"] for p in sweep.points[rows:]]
+    assert first == second
+    assert [p["population.providers"] for p in sweep.points[rows - 1 : rows + 1]] == [10, 20]
+    values = design.values()
+    assert [v["market.order_flow.sell_share"] for v in values] == first
+    assert all(isinstance(v["population.builders"], int) for v in values)
+    # deterministic from the master seed; another seed, another design
+    again = _sweep(text)
+    np.testing.assert_array_equal(again.design.unit, design.unit)
+    assert [dict(p) for p in again.points] == [dict(p) for p in sweep.points]
+    assert again.digest == sweep.digest
+    other = _sweep(text.replace("seed: 7", "seed: 8"))
+    assert not np.array_equal(other.design.unit, design.unit)
+    # the record is plain JSON and rebuilds the same design
+    record = design.record()
+    assert json.loads(json.dumps(record)) == record
+    assert record["rows"] == rows and record["bounds"][2] == [1e5, 1e7]
+    rebuilt = SampleDesign.from_record(record)
+    np.testing.assert_array_equal(rebuilt.unit, design.unit)
+    from_text = design_from_text(text, sweep.base, 7)
+    assert from_text is not None and from_text.record() == record
+
+
+def test_every_sampling_method_records_its_design() -> None:
+    sweep = _sweep(FULL)
+    assert sweep.design is not None and sweep.design.method == "lhs"
+    assert sweep.design.rows == 4 and sweep.design.calc_second_order is None
+    assert _sweep("base: baseline\ngrid:\n  epochs: [2, 3]\n").design is None
+
+
+def test_a_salib_design_without_salib_says_how_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in [m for m in sys.modules if m == "SALib" or m.startswith("SALib.")]:
+        monkeypatch.setitem(sys.modules, name, None)
+    monkeypatch.setitem(sys.modules, "SALib", None)
+    text = SALIB_SWEEP.format(method="morris", n=4, extra="")
+    error = _error(text, tmp_path)
+    (line,) = _lines(error)
+    assert ":6:11: sample.method: method morris draws its design with SALib" in line
+    assert line.endswith("pip install 'ledgerlab[sensitivity]'")
+    assert _sweep(SALIB_SWEEP.format(method="lhs", n=4, extra="")).n_points == 8  # others work
 
 
 def test_a_variant_file_is_a_sweep_of_one_point_and_one_replicate(tmp_path: Path) -> None:
@@ -301,6 +402,48 @@ def test_a_cross_field_problem_points_at_the_swept_value(tmp_path: Path) -> None
             "    market.order_flow.persistent: {low: 0, high: 1}\n",
             ":6:5: sample.ranges.market.order_flow.persistent",
             "only numeric fields can be sampled",
+        ),
+        (
+            "base: baseline\nsample:\n  method: saltelli\n  n: 6\n  ranges:\n"
+            "    market.order_flow.sell_share: {low: 0.1, high: 0.5}\n",
+            ":4:6: sample.n",
+            "use 4 or 8, or method morris",
+        ),
+        (
+            "base: baseline\nsample:\n  method: morris\n  n: 1\n  ranges:\n"
+            "    market.order_flow.sell_share: {low: 0.1, high: 0.5}\n",
+            ":4:6: sample.n",
+            "at least 2 trajectories",
+        ),
+        (
+            "base: baseline\nsample:\n  method: morris\n  n: 4\n  num_levels: 3\n"
+            "  ranges:\n    market.order_flow.sell_share: {low: 0.1, high: 0.5}\n",
+            ":5:15: sample.num_levels",
+            "must be an even whole number 2..1,000 (got 3)",
+        ),
+        (
+            "base: baseline\nsample:\n  method: lhs\n  n: 4\n  calc_second_order: false\n"
+            "  ranges:\n    market.order_flow.sell_share: {low: 0.1, high: 0.5}\n",
+            ":5:3: sample.calc_second_order",
+            "applies to method saltelli only",
+        ),
+        (
+            "base: baseline\nsample:\n  method: saltelli\n  n: 4\n  num_levels: 4\n"
+            "  ranges:\n    market.order_flow.sell_share: {low: 0.1, high: 0.5}\n",
+            ":5:3: sample.num_levels",
+            "applies to method morris only",
+        ),
+        (
+            "base: baseline\nsample:\n  method: saltelli\n  n: 4\n  calc_second_order: 1\n"
+            "  ranges:\n    market.order_flow.sell_share: {low: 0.1, high: 0.5}\n",
+            ":5:22: sample.calc_second_order",
+            "must be true or false",
+        ),
+        (
+            "base: baseline\nsample:\n  method: lhs\n  n: 4\n  levels: 4\n  ranges:\n"
+            "    market.order_flow.sell_share: {low: 0.1, high: 0.5}\n",
+            ":5:3: sample.levels",
+            "sample holds method, n, ranges, calc_second_order, num_levels",
         ),
         ("base: baseline\ngrid:\n  seed: [1, 2]\n", ":3:3: grid.seed", "cannot be swept"),
         (
