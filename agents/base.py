@@ -161,7 +161,7 @@ class Churned:
 
     Attributes:
         left: Individuals who left (individuals).
-        joined: Newcomers counted as joined (individuals).
+        joined: Newcomers who joined: the rows created (individuals).
         new_rows: Rows of the newcomers the role set created.
     """
 
@@ -315,9 +315,11 @@ class RoleSet(mesa.Agent):
             mean_ratio = float(np.mean(np.minimum(ratio[mature], 10.0)))
             lam = rule.entry_rate_per_epoch * self.founders * max(0.0, mean_ratio - 1.0)
             room = rule.max_population - self.n_active
-            n_joined = int(min(rng.poisson(lam), max(room, 0)))
-            if n_joined:
-                new_rows = self.spawn(n_joined, rng)
+            n_drawn = int(min(rng.poisson(lam), max(room, 0)))
+            if n_drawn:
+                # A role may create fewer than drawn (no plain founder to copy): count those made.
+                new_rows = self.spawn(n_drawn, rng)
+                n_joined = int(new_rows.size)
         self.joined_total += n_joined
         return Churned(left=n_leave, joined=n_joined, new_rows=new_rows)
 

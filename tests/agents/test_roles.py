@@ -336,6 +336,27 @@ def test_an_operator_leaving_takes_its_identities_and_newcomers_are_plain(
     assert (cols.operator[rows] == -1).all()
 
 
+def test_only_the_newcomers_created_count_as_joined(tiny: Factory) -> None:
+    """When every founding farmer is a sybil identity or operator, newcomers have no plain
+    strategy to copy and none is created, however profitable farming is: none joined."""
+    model = tiny(
+        None,
+        epochs=2,
+        population__farmers__sybil_operators=2,
+        population__farmers__identities_per_operator=3,
+        population__churn__entry_rate_per_epoch=1.0,
+    )
+    f = model.roles.farmers
+    before = len(f)
+    model.ledger.epoch = 100
+    f.cols.first_cost_epoch[:] = 0
+    f.cols.income_ema_usd[:] = 50.0
+    f.cols.cost_ema_usd[:] = 1.0  # a Poisson mean of 1 x 8 x 9 = 72 newcomers drawn
+    out = f.churn(np.random.default_rng(0))
+    assert out.new_rows.size == 0 and out.joined == 0
+    assert len(f) == before and f.joined_total == 0
+
+
 def test_wash_consumers_collude_with_a_builder(tiny: Factory) -> None:
     model = tiny(
         None,

@@ -12,7 +12,7 @@ goldens alone.
 * ``cover.<what>`` — shipped worlds with overrides that reach what the shipped files do
   not: every attribution engine, the logistic model, every emission kind, the streaming
   payout policy and tips, a disabled chain, two datanets with a training window and a
-  trail cadence, SybilRank, a metrics cadence, order-flow shocks.
+  trail cadence, SybilRank, a metrics cadence, order-flow shocks, churn with newcomers.
 """
 
 from __future__ import annotations
@@ -128,6 +128,14 @@ COVER: dict[str, tuple[str, dict[str, Any]]] = {
                 {"kind": "stake_slash", "slash_to": "treasury"},
             ],
             "population.farmers.sybil_content": "duplicate",
+        },
+    ),
+    "cover.sybil_entry": (
+        "sybil_farming",
+        {
+            "population.churn.lookback_epochs": 5,
+            "population.churn.entry_rate_per_epoch": 0.05,
+            "population.farmers.cost_usd_per_point": 0.0,
         },
     ),
     "cover.metrics_every_4": (

@@ -6,6 +6,7 @@ Run from the repository root::
     python -m tests.golden.regen baseline cover.logistic   # only these cases
     python -m tests.golden.regen --check         # report what moved, write nothing
     python -m tests.golden.regen --init          # re-resolve the cases from scenarios/
+    python -m tests.golden.regen --init cover.x  # resolve (and record) one new case
 
 Each case is ``data/<case>.scenario.yaml`` (a resolved scenario, written by ``--init`` from
 :mod:`tests.golden.cases`) with its outputs ``<case>.timeseries.parquet``,
@@ -112,8 +113,9 @@ def differences(old: Outputs, new: Outputs) -> dict[str, list[str]]:
     return {k: v for k, v in diff.items() if v}
 
 
-def init_cases() -> None:
-    """Resolve every case of :mod:`tests.golden.cases` into ``data/<case>.scenario.yaml``."""
+def init_cases(only: list[str] | None = None) -> None:
+    """Resolve the cases of :mod:`tests.golden.cases` (``only`` these, default all) into
+    ``data/<case>.scenario.yaml``."""
     from ledgerlab.scenarios import apply_overrides, load, to_yaml
     from tests.golden import cases as C
 
@@ -131,6 +133,8 @@ def init_cases() -> None:
         resolved[name] = apply_overrides(load(scenarios / f"{source}.yaml"), overrides)
     DATA.mkdir(exist_ok=True)
     for name, sc in resolved.items():
+        if only and name not in only:
+            continue
         sc = apply_overrides(sc, {"epochs": C.EPOCHS})
         (DATA / f"{name}.scenario.yaml").write_text(to_yaml(sc))
 
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--init", action="store_true", help="re-resolve cases from scenarios/")
     args = parser.parse_args(argv)
     if args.init:
-        init_cases()
+        init_cases(args.cases or None)
     names = args.cases or case_names()
     unknown = sorted(set(names) - set(case_names()))
     if unknown:

@@ -114,6 +114,7 @@ def assert_consistent(model: EconomyModel) -> None:
         col = float(rs.cols.reward_tokens.sum())
         assert col == pytest.approx(float(ts[f"reward_{role}_tokens"].sum()), rel=1e-9, abs=1e-9)
         assert ts[f"active_{role}"].iloc[-1] == rs.n_active
+        assert ts[f"{role}_joined"].sum() == len(rs) - rs.founders == rs.joined_total
     # Amounts of tokens and prices are never negative.
     for col in ts.columns:
         if col.endswith(("_tokens", "_usd")) and col != "exogenous_flow_usd":
