@@ -123,7 +123,7 @@ class EconomyModel(mesa.Model):
             self.ledger.balance, self.ledger.staked, self.ledger.bonded, self.ledger.locked
         )
         self.recorder = collect.Recorder(
-            sc.collect.metrics_every_epochs, self.ledger.supply, circulating
+            sc.collect.metrics_every_epochs, sc.epochs, self.ledger.supply, circulating
         )
         self.datacollector = self.recorder.datacollector
         self.snapshots: list[pd.DataFrame] = []

@@ -1,6 +1,6 @@
 """Phase 8 — collect: the epoch's KPI row, derived from its flows and the state at the end
-of the epoch (:func:`kpi_values`); the DataCollector row on the metrics cadence
-(:class:`Recorder`); agent snapshots on theirs; the AMM/ledger check and, with
+of the epoch (:func:`kpi_values`), recorded in the DataCollector (:class:`Recorder`, which
+applies the metrics cadence when the timeseries is read); agent snapshots on their cadence; the AMM/ledger check and, with
 ``check=True``, the ledger's full invariant check.
 
 The KPIs themselves — their names, kinds and summary rules — are registered once in
@@ -27,32 +27,35 @@ if TYPE_CHECKING:
 
 
 class Recorder:
-    """Turns each epoch's KPI row into DataCollector rows on the metrics cadence.
+    """Feeds the Mesa DataCollector one row per epoch and applies the metrics cadence when
+    the timeseries is read.
 
-    With ``collect.metrics_every_epochs`` = 1 every epoch is a row. With N > 1 a row is
-    written every N epochs and after the last: flows summed over the epochs since the
-    previous row, fairness KPIs as last measured in that interval, everything else as at
-    the row's epoch (``sim.kpis``).
+    The DataCollector holds one record per epoch — the epoch's own KPI values — as Mesa's
+    tools expect (``mesa.batch_run`` reads the record of any step it samples). With
+    ``collect.metrics_every_epochs`` = N > 1, :meth:`timeseries` has a row every N epochs
+    and after the last: flows summed over the epochs since the previous row, fairness KPIs
+    as last measured in that interval, everything else as at the row's epoch
+    (``sim.kpis``).
 
     Attributes:
         every: The metrics cadence (epochs).
+        horizon_epochs: The run's epochs (the last one always closes a row).
         row: The row the DataCollector's reporters read (float64, ``KPI_NAMES`` order).
         datacollector: The Mesa DataCollector (one model reporter per KPI).
         prev_supply_tokens, prev_circulating_tokens: Last epoch's supplies (for inflation).
     """
 
-    def __init__(self, every: int, supply_tokens: float, circulating_tokens: float) -> None:
+    def __init__(
+        self, every: int, horizon_epochs: int, supply_tokens: float, circulating_tokens: float
+    ) -> None:
         self.every = every
+        self.horizon_epochs = horizon_epochs
         self.row = np.full(len(K.KPIS), np.nan)
         self.datacollector = mesa.DataCollector(
             model_reporters={name: self._reporter(i) for i, name in enumerate(K.KPI_NAMES)}
         )
         self.prev_supply_tokens = supply_tokens
         self.prev_circulating_tokens = circulating_tokens
-        n = len(K.KPIS)
-        self._sums = np.zeros(n)
-        self._summed = np.zeros(n, dtype=bool)
-        self._fairness = np.full(n, np.nan)
 
     def _reporter(self, i: int) -> Callable[[mesa.Model], float]:
         """A DataCollector model reporter reading column ``i`` of :attr:`row`."""
@@ -63,43 +66,54 @@ class Recorder:
         report.__name__ = f"kpi_{K.KPI_NAMES[i]}"
         return report
 
-    def record(self, model: mesa.Model, values: np.ndarray, epoch: int, last: bool) -> None:
-        """Add one epoch's KPI row; write a DataCollector row on the cadence."""
-        if self.every == 1:
-            self.row = values
-            self.datacollector.collect(model)
-            return
-        finite = np.isfinite(values)
-        flows = K.FLOW_MASK & finite
-        self._sums[flows] += values[flows]
-        self._summed |= flows
-        fair = K.FAIRNESS_MASK & finite
-        self._fairness[fair] = values[fair]
-        if not (last or epoch % self.every == 0):
-            return
-        row = values.copy()
-        measured = K.FLOW_MASK & ~np.isnan(values)  # NaN: never measured (e.g. no chain)
-        row[measured] = np.where(self._summed, self._sums, np.nan)[measured]
-        row[K.FAIRNESS_MASK] = self._fairness[K.FAIRNESS_MASK]
-        self.row = row
+    def record(self, model: mesa.Model, values: np.ndarray) -> None:
+        """One epoch's KPI row, as the DataCollector's record of this step."""
+        self.row = values
         self.datacollector.collect(model)
-        self._sums[:] = 0.0
-        self._summed[:] = False
-        self._fairness[:] = np.nan
 
     def timeseries(self) -> pd.DataFrame:
-        """The rows written so far (``KPI_NAMES`` columns, ``epoch`` as int64)."""
+        """The rows recorded so far, on the metrics cadence (``KPI_NAMES`` columns, ``epoch``
+        as int64)."""
         df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+        if self.every > 1 and len(df):
+            df = pd.DataFrame(self._on_cadence(df.to_numpy(dtype=np.float64)), columns=df.columns)
         df["epoch"] = df["epoch"].astype(np.int64)
         return df
+
+    def _on_cadence(self, epochs: np.ndarray) -> np.ndarray:
+        """Per-epoch rows → one row every :attr:`every` epochs and after the last: flows
+        summed (in epoch order; NaN if never measured), fairness KPIs as last measured,
+        the rest as at the closing epoch."""
+        sums = np.zeros(epochs.shape[1])
+        summed = np.zeros(epochs.shape[1], dtype=bool)
+        fairness = np.full(epochs.shape[1], np.nan)
+        rows: list[np.ndarray] = []
+        for values in epochs:  # one pass over epochs, vectorised over columns
+            finite = np.isfinite(values)
+            flows = K.FLOW_MASK & finite
+            sums[flows] += values[flows]
+            summed |= flows
+            fair = K.FAIRNESS_MASK & finite
+            fairness[fair] = values[fair]
+            epoch = int(values[K.KPI_INDEX["epoch"]])
+            if epoch % self.every and epoch != self.horizon_epochs - 1:
+                continue
+            row = values.copy()
+            measured = K.FLOW_MASK & ~np.isnan(values)  # NaN: never measured (e.g. no chain)
+            row[measured] = np.where(summed, sums, np.nan)[measured]
+            row[K.FAIRNESS_MASK] = fairness[K.FAIRNESS_MASK]
+            rows.append(row)
+            sums[:] = 0.0
+            summed[:] = False
+            fairness[:] = np.nan
+        return np.array(rows).reshape(len(rows), epochs.shape[1])
 
 
 def collect(model: EconomyModel, flows: EpochFlows) -> None:
     """The epoch's KPI row, the agent snapshot on its cadence, and the invariant checks."""
     sc = model.scenario
     last = flows.epoch == sc.epochs - 1
-    values = K.row_of(kpi_values(model, flows))
-    model.recorder.record(model, values, flows.epoch, last)
+    model.recorder.record(model, K.row_of(kpi_values(model, flows)))
     every = sc.collect.agent_snapshot_every_epochs
     if last or (every and flows.epoch % every == 0):
         model.snapshots.append(agent_snapshot(model))

@@ -375,6 +375,41 @@ def test_mesa_batch_run_covers_every_combination() -> None:
         assert same_size["price_usd"].nunique() == 2  # the seed matters
 
 
+def test_mesa_batch_run_with_a_metrics_cadence() -> None:
+    """The DataCollector holds one record per epoch (its own values), as ``batch_run``
+    expects at any ``data_collection_period``; the cadence applies to ``timeseries()``.
+    (With rows only every N epochs, batch_run indexed past the records: IndexError.)"""
+    params = {
+        "population__providers": [20],
+        "population__consumers": [10],
+        "epochs": [7],
+        "collect__metrics_every_epochs": [3],
+    }
+    rows = mesa.batch_run(
+        EconomyModel,
+        parameters=params,
+        max_steps=7,
+        data_collection_period=1,
+        number_processes=1,
+        display_progress=False,
+    )
+    frame = pd.DataFrame(rows)
+    assert frame["epoch"].tolist() == list(range(7)) == frame["Step"].tolist()
+    model = EconomyModel(None, **{k: v[0] for k, v in params.items()})
+    run_to_end(model)
+    per_epoch = model.datacollector.get_model_vars_dataframe()
+    pd.testing.assert_frame_equal(
+        per_epoch.reset_index(drop=True), frame[list(KPI_NAMES)], check_dtype=False
+    )
+    ts = model.timeseries()
+    assert ts["epoch"].tolist() == [0, 3, 6]
+    assert ts["inferences"].sum() == per_epoch["inferences"].sum()
+    last_only = mesa.batch_run(
+        EconomyModel, parameters=params, max_steps=7, number_processes=1, display_progress=False
+    )
+    assert [r["epoch"] for r in last_only] == [6]
+
+
 def test_the_model_is_a_few_mesa_agents_one_per_role(tiny: Factory) -> None:
     model = tiny(None, epochs=3)
     assert len(model.agents) == len(model.roles.all) == 8
