@@ -103,7 +103,7 @@ def test_attributed_fees_split_each_fee_by_positive_weight_when_all_payers_indep
         mine = inf == i
         pos = np.maximum(w[mine], 0.0)
         if pos.sum() > 0:
-            np.add.at(expected, acc[mine], fee * pos / pos.sum())
+            np.add.at(expected, acc[mine], pos / pos.sum() * fee)
         else:
             unattributed += fee
     np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
