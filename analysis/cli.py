@@ -351,7 +351,8 @@ def _resolve_scenario(
 
     Raises ``ScenarioError`` naming the file and line, or the option, of every problem.
     """
-    from ledgerlab.scenarios import ScenarioError, apply_overrides, parse_set_option
+    from ledgerlab.scenarios import ScenarioError, parse_set_option
+    from ledgerlab.sim.resolve import resolve_scenario
 
     overrides: dict[str, Any] = {}
     for option in sets:
@@ -362,13 +363,13 @@ def _resolve_scenario(
                 "; ".join(p.message for p in error.problems), param_hint="'--set'"
             ) from None
         overrides[path] = value
-    scenario = _load_file(ref, variant)
-    scenario = apply_overrides(scenario, overrides, source="--set")
-    if epochs is not None:
-        scenario = apply_overrides(scenario, {"epochs": epochs}, source="--epochs")
-    if seed is not None:
-        scenario = apply_overrides(scenario, {"seed": seed}, source="--seed")
-    return scenario
+    return resolve_scenario(
+        _load_file(ref, variant),
+        overrides,
+        epochs=epochs,
+        seed=seed,
+        sources={"overrides": "--set", "epochs": "--epochs", "seed": "--seed"},
+    )
 
 
 def _describe(scenario: Scenario) -> str:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import mesa
 import pandas as pd
 from tqdm.auto import tqdm
 
@@ -34,6 +35,20 @@ class RunResult:
     summary: dict[str, Any]
     scenario: Scenario
     path: Path | None = None
+
+
+def _release(model: EconomyModel) -> None:
+    """Let a finished model be freed.
+
+    Mesa 3 keeps every model ever built alive in ``mesa.Agent._ids`` (a class-level
+    ``defaultdict`` keyed by model, for agent ids), so a process that runs many models grows
+    by about 0.5 MB a run (a worker of a 10,000-run sweep reached 2.9 GB, and a notebook
+    calling ``run`` in a loop grows the same way). ``run`` makes no more agents in a model
+    once it has stepped it, so its entry is dropped.
+    """
+    ids = getattr(mesa.Agent, "_ids", None)
+    if isinstance(ids, dict):
+        ids.pop(model, None)
 
 
 def run(
@@ -77,6 +92,7 @@ def run(
             bar.update(1)
     finally:
         bar.close()
+        _release(model)
     rid = run_id or sc.name
     ts = model.timeseries()
     ts.insert(0, "run_id", rid)

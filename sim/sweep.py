@@ -279,7 +279,6 @@ def execute(task: RunTask) -> RunOutcome:
     where = {"host": socket.gethostname(), "pid": os.getpid(), "started": started}
     try:
         result = run(task.scenario, progress=False, run_id=task.run_id)
-        _forget_finished_models()
         files = _run_files(task, result.timeseries, result.agents, result.summary)
         seconds = time.perf_counter() - t0
         status = {
@@ -306,25 +305,6 @@ def execute(task: RunTask) -> RunOutcome:
             **where,
             finished=_now(),
         )
-
-
-def _forget_finished_models() -> None:
-    """Let finished models be freed.
-
-    Mesa 3 keeps every model ever built alive in ``mesa.Agent._ids`` (a class-level
-    ``defaultdict`` keyed by model, for agent ids), so a process that runs many models grows
-    by about 0.5 MB a run: a worker of a 10,000-run sweep reached 2.9 GB. The entries of
-    models that have finished (``running`` is False) are dropped here: such a model makes
-    no more agents. (A model that raised mid-run keeps its entry.)
-    """
-    try:
-        from mesa.agent import Agent
-    except ImportError:  # pragma: no cover - mesa is a dependency
-        return
-    ids = getattr(Agent, "_ids", None)
-    if isinstance(ids, dict):
-        for model in [m for m in list(ids) if getattr(m, "running", True) is False]:
-            ids.pop(model, None)
 
 
 def _json_bytes(data: Any) -> bytes:
