@@ -515,7 +515,7 @@ def run_command(
     def dashboard(path: Path) -> None:
         from ledgerlab.analysis.dashboard import plot_dashboard
 
-        plot_dashboard(result.timeseries, path)
+        plot_dashboard(result, path)
 
     written = write_run(
         result, target, extra={"dashboard.png": dashboard}, force=force, state=state
@@ -994,6 +994,28 @@ def scenarios_command(
         f"\nrun one by name: ledgerlab run {example}; a [sweep]: ledgerlab sweep NAME or "
         f"ledgerlab compare NAME; copy one to edit: ledgerlab scenarios --copy {example}"
     )
+
+
+@app.command("report")
+def report_command(
+    folder: Annotated[
+        Path, typer.Argument(help="A run folder or a sweep folder written by ledgerlab.")
+    ],
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Report folder (default: FOLDER/report).", show_default=False),
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report (and a Markdown one) of a run or a sweep.
+
+    The report states the question, the headline KPIs (a run) or the comparison with
+    paired 95 % intervals (a sweep with variants), every figure that applies, and
+    provenance (version, commit, seeds, parameters). report.html embeds its figures.
+    """
+    from ledgerlab.analysis.report import write_report
+
+    written = write_report(folder, out=out)
+    typer.echo(f"wrote {written / 'report.html'} and {written / 'report.md'}")
 
 
 @app.command("schema")

@@ -1,5 +1,6 @@
-"""Tests for analysis.dashboard: the six-panel run dashboard (what each panel draws, how
-missing and all-NaN columns are reported, the written PNG, and the errors)."""
+"""The run dashboard and the figures it is made of (``analysis.plots``, ``analysis.style``):
+panels that answer one question each, left out when they do not apply, calendar time,
+units, and the sweep figures (fan, benefit vs cost)."""
 
 from __future__ import annotations
 
@@ -8,237 +9,152 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-from matplotlib.collections import PolyCollection
 from matplotlib.image import imread
 
-from ledgerlab.analysis.dashboard import PANELS, DashboardError, dashboard_figure, plot_dashboard
+from ledgerlab.analysis import plots
+from ledgerlab.analysis.dashboard import DashboardError, dashboard_figure, plot_dashboard
+from ledgerlab.analysis.style import human, time_axis
+from ledgerlab.sim.run import RunResult, run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-ALL_COLUMNS = sorted({c for cols in PANELS.values() for c in cols})
-GT_EPOCHS = np.array([0, 10, 20, 30, 39])
+SMALL = {"population.providers": 15, "population.consumers": 10}
 
 
-def _timeseries(epochs: int = 40) -> pd.DataFrame:
-    """A deterministic one-run timeseries with every dashboard column."""
-    t = np.arange(epochs, dtype=np.float64)
-    fairness = np.full(epochs, np.nan)
-    gt = GT_EPOCHS[GT_EPOCHS < epochs]
-    frame = pd.DataFrame(
-        {
-            "run_id": "demo",
-            "seed": 3,
-            "epoch": t.astype(np.int64),
-            "circulating_tokens": 2e8 + 1e6 * t,
-            "locked_tokens": 8e8 - 1e6 * t,
-            "burned_tokens": 10.0 * t,
-            "circulating_inflation_annualised": np.full(epochs, 0.5),
-            "price_usd": 0.5 + 0.01 * t,
-            "market_cap_usd": (0.5 + 0.01 * t) * (2e8 + 1e6 * t),
-            "reward_providers_tokens": np.full(epochs, 300.0),
-            "reward_farmers_tokens": np.full(epochs, 150.0),
-            "reward_wash_tokens": np.full(epochs, 40.0),
-            "reward_poisoners_tokens": np.full(epochs, 10.0),
-            "accuracy": np.full(epochs, 0.6),
-            "accuracy_honest_only": np.full(epochs, 0.65),
-            "attack_success": np.full(epochs, 0.2),
-            "active_providers": 100.0 + t,
-            "active_farmers": np.full(epochs, 20.0),
-            "active_wash": np.full(epochs, 5.0),
-            "active_poisoners": np.full(epochs, 3.0),
-        }
-    )
-    for column, value in (("spearman", 0.4), ("adversary_capture", 2.0)):
-        col = fairness.copy()
-        col[gt] = value
-        frame[column] = col
-    gap = fairness.copy()
-    gap[gt] = 0.3
-    frame["proportionality_gap"] = gap
-    return frame
+@pytest.fixture(scope="module")
+def honest() -> RunResult:
+    return run("baseline", epochs=12, overrides=SMALL, progress=False)
 
 
-def _panel_texts(ax) -> str:  # type: ignore[no-untyped-def]
-    return "\n".join(t.get_text() for t in ax.texts)
+@pytest.fixture(scope="module")
+def attacked() -> RunResult:
+    defended = {**SMALL, "defenses": [{"kind": "dedup"}, {"kind": "stake_slash"}]}
+    return run("antifarming_world", epochs=12, overrides=defended, progress=False)
 
 
-def _labels(fig, index: int) -> list[str]:  # type: ignore[no-untyped-def]
-    legend = fig.axes[index].get_legend()
-    return [] if legend is None else [t.get_text() for t in legend.get_texts()]
+def _titles(fig) -> list[str]:  # type: ignore[no-untyped-def]
+    return [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
 
 
-def test_png_is_written_readable_and_drawn(tmp_path: Path) -> None:
-    out = plot_dashboard(_timeseries(), tmp_path / "dashboard.png")
-    assert out == tmp_path / "dashboard.png"
+def test_honest_run_leaves_out_adversary_and_defence_panels(honest: RunResult) -> None:
+    fig = dashboard_figure(honest)
+    titles = " | ".join(_titles(fig))
+    assert "Is supply inflating?" in titles and "What moved the price?" in titles
+    for question in ("Who was paid?", "What did the attack cost", "What did the defences"):
+        assert question not in titles
+    assert "engine retrieval" in fig._suptitle.get_text()  # the title names engine, defences
+    labels = {ax.get_xlabel() for ax in fig.axes}
+    assert "days since launch" in labels and not any("epoch" in label for label in labels)
+
+
+def test_attacked_defended_run_shows_who_was_paid_and_the_defences(attacked: RunResult) -> None:
+    fig = dashboard_figure(attacked)
+    titles = " | ".join(_titles(fig))
+    for question in ("Who was paid?", "What did the attack cost", "What did the defences"):
+        assert question in titles
+    assert "dedup, stake_slash" in fig._suptitle.get_text()
+
+
+def test_rewards_are_shares_in_per_cent_with_totals_in_the_legend(attacked: RunResult) -> None:
+    fig = plots.rewards(attacked)
+    ax = fig.axes[0]
+    assert ax.get_ylim() == (0.0, 1.0)
+    assert ax.yaxis.get_major_formatter()(0.5, 0) == "50 %"
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels and all(" % (" in label and label.endswith("tokens)") for label in labels)
+
+
+def test_inflation_axis_starts_at_zero(honest: RunResult) -> None:
+    fig = plots.supply(honest)
+    inflation = fig.axes[2]
+    assert inflation.get_ylim()[0] <= 0.0
+    assert "%/year" in inflation.get_ylabel()
+
+
+def test_reward_vs_value_is_log_log_with_the_fair_diagonal(attacked: RunResult) -> None:
+    ax = plots.reward_vs_value(attacked).axes[0]
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    assert "fair reward" in ax.get_xlabel() and "tokens" in ax.get_ylabel()
+
+
+def test_a_panel_that_does_not_apply_is_refused_with_a_reason(honest: RunResult) -> None:
+    with pytest.raises(plots.PlotError, match="does not apply"):
+        plots.defences(honest)
+
+
+def test_png_is_written_and_drawn(honest: RunResult, tmp_path: Path) -> None:
+    out = plot_dashboard(honest, tmp_path / "dashboard.png")
     assert out.read_bytes()[:8] == PNG_MAGIC
     image = imread(out)
-    assert image.shape[:2] == (1650, 1650)
-    # Not a blank canvas, not a solid block: lines, areas and text on a white background.
     inked = (image[:, :, :3] < 0.9).any(axis=2).mean()
-    assert 0.03 < inked < 0.6
-    colours = image[::7, ::7, :3].reshape(-1, 3) @ np.array([1.0, 256.0, 65536.0])
-    assert np.unique(colours).size > 50
+    assert 0.02 < inked < 0.6
 
 
-def test_every_panel_draws_its_columns_with_final_values() -> None:
-    fig = dashboard_figure(_timeseries())
-    titles = [ax.get_title(loc="left") for ax in fig.axes[:6]]
-    assert [t[:3] for t in titles] == ["(a)", "(b)", "(c)", "(d)", "(e)", "(f)"]
-    assert fig._suptitle.get_text() == "demo · seed 3 · 40 epochs"
-    supply = _labels(fig, 0)
-    assert supply[:3] == ["circulating: 239M", "locked: 761M", "burned (cumulative): 390"]
-    assert supply[3] == "inflation, annualised (mean 50%/yr)"
-    assert _labels(fig, 1) == ["price: 0.89 USD", "market cap: 213M USD"]
-    # 40 epochs x (300 + 150 + 40 + 10) tokens
-    assert _labels(fig, 2) == [
-        "providers: 12k total",
-        "farmers: 6k total",
-        "wash: 1.6k total",
-        "poisoners: 400 total",
-    ]
-    assert _labels(fig, 4) == [
-        "clean accuracy: 60%",
-        "honest-only accuracy: 65%",
-        "backdoor attack success: 20%",
-    ]
-    assert _labels(fig, 5) == ["providers: 139", "farmers: 20", "wash: 5", "poisoners: 3"]
-    for ax in fig.axes[:6]:
-        assert "no data" not in _panel_texts(ax)
-        assert "not recorded" not in _panel_texts(ax)
-
-
-def test_rewards_are_stacked_to_the_epoch_total() -> None:
-    fig = dashboard_figure(_timeseries())
-    areas = [c for c in fig.axes[2].collections if isinstance(c, PolyCollection)]
-    assert len(areas) == 4
-    top = max(float(p.vertices[:, 1].max()) for c in areas for p in c.get_paths())
-    assert top == pytest.approx(500.0)
-
-
-def test_rewards_of_multi_epoch_rows_are_drawn_per_epoch() -> None:
-    """Rows every 4 epochs (collect.metrics_every_epochs) hold 4 epochs of rewards."""
-    frame = _timeseries().iloc[::4].copy()
-    for col in PANELS["rewards"]:
-        frame[col] = frame[col] * 4.0
-    frame.iloc[0, frame.columns.get_indexer(list(PANELS["rewards"]))] /= 4.0  # epoch 0: one
-    fig = dashboard_figure(frame)
-    areas = [c for c in fig.axes[2].collections if isinstance(c, PolyCollection)]
-    top = max(float(p.vertices[:, 1].max()) for c in areas for p in c.get_paths())
-    assert top == pytest.approx(500.0)
-    legend = " ".join(t.get_text() for t in fig.axes[2].get_legend().get_texts())
-    assert "providers: 11.1k total" in legend  # 300 + 9 rows x 4 epochs x 300
-
-
-def test_negative_rewards_fall_back_to_lines() -> None:
-    frame = _timeseries()
-    frame.loc[3, "reward_wash_tokens"] = -5.0
-    fig = dashboard_figure(frame)
-    assert not [c for c in fig.axes[2].collections if isinstance(c, PolyCollection)]
-    assert len(fig.axes[2].get_lines()) == 4
-
-
-def test_fairness_draws_only_measured_epochs_with_markers() -> None:
-    fig = dashboard_figure(_timeseries())
-    left = fig.axes[3]
-    lines = [ln for ln in left.get_lines() if ln.get_label().startswith(("Spearman", "prop"))]
-    assert len(lines) == 2
-    for line in lines:
-        np.testing.assert_array_equal(line.get_xdata(), GT_EPOCHS)
-        assert line.get_marker() == "o"
-    capture = [
-        ln
-        for ax in fig.axes[6:]
-        for ln in ax.get_lines()
-        if ln.get_label().startswith("adversary capture")
-    ]
-    assert len(capture) == 1
-    np.testing.assert_array_equal(capture[0].get_xdata(), GT_EPOCHS)
-    np.testing.assert_array_equal(capture[0].get_ydata(), np.full(5, 2.0))
-
-
-def test_missing_and_all_nan_columns_are_noted_in_their_panel() -> None:
-    frame = _timeseries().drop(columns=["locked_tokens", "reward_wash_tokens", "market_cap_usd"])
-    frame["attack_success"] = np.nan
-    frame["spearman"] = np.nan
-    fig = dashboard_figure(frame)
-    assert "not recorded: locked_tokens" in _panel_texts(fig.axes[0])
-    assert "not recorded: market_cap_usd" in _panel_texts(fig.axes[1])
-    assert "not recorded: reward_wash_tokens" in _panel_texts(fig.axes[2])
-    assert "no values: spearman" in _panel_texts(fig.axes[3])
-    assert "no values: attack_success" in _panel_texts(fig.axes[4])
-    assert len(_labels(fig, 2)) == 3  # the other three roles are still drawn
-    assert _panel_texts(fig.axes[5]) == ""
-
-
-def test_panel_without_any_data_says_so() -> None:
-    frame = _timeseries()[["epoch", "price_usd"]].copy()
-    fig = dashboard_figure(frame, title="only price")
-    assert fig._suptitle.get_text() == "only price"
-    assert "no data" not in _panel_texts(fig.axes[1])
-    for index in (0, 2, 3, 4, 5):
-        text = _panel_texts(fig.axes[index])
-        assert text.startswith("no data to show")
-        assert "not recorded" in text
-
-
-def test_empty_frame_and_frame_without_epoch_column(tmp_path: Path) -> None:
-    out = plot_dashboard(pd.DataFrame(), tmp_path / "empty.png")
-    assert out.read_bytes()[:8] == PNG_MAGIC
-    frame = _timeseries().drop(columns=["epoch", "run_id", "seed"])
-    fig = dashboard_figure(frame)
-    assert fig.axes[0].get_xlabel() == "epoch (row number)"
-    assert fig._suptitle.get_text() == "40 epochs"
-
-
-def test_inflation_spike_is_clipped_and_noted() -> None:
-    frame = _timeseries()
-    frame.loc[20, "circulating_inflation_annualised"] = 40.0  # a one-epoch unlock spike
-    fig = dashboard_figure(frame)
-    twin = next(ax for ax in fig.axes[6:] if ax.get_ylabel().startswith("circulating inflation"))
-    assert twin.get_ylim()[1] == pytest.approx(1.0)  # 2 x the 95th percentile (0.5)
-    assert "spikes up to 4000%/yr clipped" in _panel_texts(twin)
-
-
-def test_several_runs_are_refused() -> None:
-    both = pd.concat([_timeseries(), _timeseries().assign(run_id="other")])
-    with pytest.raises(DashboardError, match=r"holds 2 runs \(demo, other\)"):
+def test_several_runs_need_a_run_id(honest: RunResult, attacked: RunResult) -> None:
+    both = pd.concat([honest.timeseries, attacked.timeseries.assign(run_id="other")])
+    with pytest.raises(DashboardError, match="holds 2 runs"):
         dashboard_figure(both)
+    assert dashboard_figure(both, run_id="other")
 
 
-def test_bad_inputs_raise_dashboard_errors(tmp_path: Path) -> None:
-    with pytest.raises(DashboardError, match="must be a pandas DataFrame, got dict"):
-        dashboard_figure({"epoch": [0, 1]})  # type: ignore[arg-type]
-    with pytest.raises(DashboardError, match="cannot write"):
-        plot_dashboard(_timeseries(5), tmp_path / "missing-folder" / "d.png")
-    assert issubclass(DashboardError, ValueError)
+def test_missing_folder_is_a_clear_error(honest: RunResult, tmp_path: Path) -> None:
+    with pytest.raises(DashboardError, match="does not exist"):
+        plot_dashboard(honest, tmp_path / "nope" / "d.png")
 
 
-@settings(
-    max_examples=12,
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
+def test_compact_numbers_round_before_choosing_the_unit() -> None:
+    assert human(999_999_000) == "1B"
+    assert human(187_432) == "187k"
+    assert human(-3.2e6) == "-3.2M"
+    assert human(float("nan")) == "n/a"
+
+
+@pytest.mark.parametrize(
+    ("epochs", "epoch_days", "unit"),
+    [(30, 1.0, "days"), (365, 1.0, "months"), (150, 30.4375, "years"), (60, 30.4375, "months"), (50, None, "epochs")],
 )
-@given(
-    keep=st.lists(st.sampled_from(ALL_COLUMNS), unique=True),
-    epochs=st.integers(0, 30),
-    nan_fraction=st.floats(0.0, 1.0),
-    seed=st.integers(0, 2**32 - 1),
-)
-def test_any_subset_of_columns_with_gaps_draws(
-    keep: list[str], epochs: int, nan_fraction: float, seed: int
-) -> None:
-    rng = np.random.default_rng(seed)
-    data = {"epoch": np.arange(epochs)}
-    for column in keep:
-        values = rng.normal(1.0, 0.5, epochs)
-        values[rng.random(epochs) < nan_fraction] = np.nan
-        data[column] = values
-    fig = dashboard_figure(pd.DataFrame(data))
-    for name, ax in zip(PANELS, fig.axes[:6], strict=True):
-        text = _panel_texts(ax)
-        drawn = [c for c in PANELS[name] if c in keep and np.isfinite(data[c]).any()]
-        skipped = [c for c in PANELS[name] if c not in drawn]
-        assert text.startswith("no data to show") == (not drawn)
-        for column in skipped:
-            assert column in text
+def test_time_axis_is_calendar_time(epochs: int, epoch_days: float | None, unit: str) -> None:
+    axis = time_axis(epochs, epoch_days)
+    assert axis.unit == unit
+    if epoch_days:
+        assert axis(np.array([epochs - 1]))[0] > 0
+
+
+def _sweep_like(groups: int) -> object:
+    rows = [
+        {"run_id": f"{g}-r{r}", "variant": f"v{g}", "epoch": e, "accuracy": 0.5 + 0.01 * g + r}
+        for g in range(groups)
+        for r in range(3)
+        for e in range(5)
+    ]
+
+    class Loaded:
+        timeseries = pd.DataFrame(rows)
+
+    return Loaded()
+
+
+def test_fan_puts_few_variants_in_one_panel_and_many_in_small_multiples() -> None:
+    assert len(plots.fan(_sweep_like(3), "accuracy").axes) == 1
+    many = plots.fan(_sweep_like(6), "accuracy", epoch_days=1.0)
+    assert sum(ax.get_visible() for ax in many.axes) == 6
+    assert "%" in many.axes[0].yaxis.get_major_formatter()(0.5, 0)
+
+
+def test_benefit_cost_needs_both_metrics() -> None:
+    table = pd.DataFrame(
+        {
+            "metric": ["excess_share"] * 2 + ["honest_provider_net_usd"] * 2,
+            "variant": ["none", "dedup"] * 2,
+            "reference": "none",
+            "diff": [0.0, -0.2, 0.0, 500.0],
+            "ci_low": [0.0, -0.25, 0.0, 300.0],
+            "ci_high": [0.0, -0.15, 0.0, 700.0],
+            "verdict": ["reference", "lower (better)", "reference", "higher (better)"],
+        }
+    )
+    ax = plots.benefit_cost(table).axes[0]
+    x, y = ax.lines[0].get_xydata()[0] if ax.lines else (None, None)
+    assert "excess share removed" in ax.get_ylabel()
+    assert (x, y) == (-500.0, pytest.approx(20.0))
+    with pytest.raises(plots.PlotError, match="no metric 'excess_share'"):
+        plots.benefit_cost(table[table["metric"] != "excess_share"])
