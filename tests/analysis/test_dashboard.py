@@ -110,7 +110,13 @@ def test_compact_numbers_round_before_choosing_the_unit() -> None:
 
 @pytest.mark.parametrize(
     ("epochs", "epoch_days", "unit"),
-    [(30, 1.0, "days"), (365, 1.0, "months"), (150, 30.4375, "years"), (60, 30.4375, "months"), (50, None, "epochs")],
+    [
+        (30, 1.0, "days"),
+        (365, 1.0, "months"),
+        (150, 30.4375, "years"),
+        (60, 30.4375, "months"),
+        (50, None, "epochs"),
+    ],
 )
 def test_time_axis_is_calendar_time(epochs: int, epoch_days: float | None, unit: str) -> None:
     axis = time_axis(epochs, epoch_days)
