@@ -431,45 +431,10 @@ def param_spec(scenario: Scenario) -> dict[str, dict[str, Any]]:
     bounds.
     """
     spec: dict[str, dict[str, Any]] = {}
-    em = _emission(scenario)
-    if em is not None:
-        label, value, kind = em
-        if kind == "rate":
-            cls = type(scenario.tokenomics.emission)
-            field = EMISSION_RATE_FIELD[scenario.tokenomics.emission.kind]
-            top = _nice_ceil(max(4.0 * value, 100.0))
-            upper = _bound(cls, field, "le")
-            if upper is not None:
-                top = min(top, upper)
-            spec["emission"] = {
-                "type": "SliderFloat",
-                "value": value,
-                "min": 0.0,
-                "max": max(top, value),
-                "step": top / 200.0,
-                "label": label,
-            }
-        else:
-            spec["emission"] = {
-                "type": "SliderFloat",
-                "value": 1.0,
-                "min": 0.0,
-                "max": 4.0,
-                "step": 0.05,
-                "label": label,
-            }
-    split = scenario.tokenomics.fee_split
-    values = [_pct(getattr(split, field)) for _, field in FEE_SHARES]
-    step = _pct_step(values)
-    for (key, field), value in zip(FEE_SHARES, values, strict=True):
-        spec[key] = {
-            "type": "SliderFloat",
-            "value": value,
-            "min": 0.0,
-            "max": 100.0,
-            "step": step,
-            "label": _FEE_LABELS[field],
-        }
+    emission = _emission_control(scenario)
+    if emission is not None:
+        spec["emission"] = emission
+    spec.update(_fee_controls(scenario))
     spec["engine"] = {
         "type": "Select",
         "value": scenario.attribution.engine,
@@ -483,6 +448,52 @@ def param_spec(scenario: Scenario) -> dict[str, dict[str, Any]]:
             "value": kind in present,
             "label": f"Defence: {DEFENSE_LABELS.get(kind, kind)}",
         }
+    spec.update(_adversary_controls(scenario))
+    return spec
+
+
+def _slider(kind: str, value: Any, low: Any, high: Any, step: Any, label: str) -> dict[str, Any]:
+    """A SolaraViz slider control (``kind`` ``SliderFloat`` or ``SliderInt``)."""
+    return {"type": kind, "value": value, "min": low, "max": high, "step": step, "label": label}
+
+
+def _capped(top: float, model: type, field: str) -> float:
+    """``top``, lowered to the schema's upper bound (``le``) of ``model.field`` if it has one."""
+    upper = _bound(model, field, "le")
+    return min(top, upper) if upper is not None else top
+
+
+def _emission_control(scenario: Scenario) -> dict[str, Any] | None:
+    """The emission slider: the rate, from 0 to a round number at or above 4× it (at least
+    100, within the schema's bound), or a scale ×0..4 for table schedules; None for unknown
+    kinds."""
+    em = _emission(scenario)
+    if em is None:
+        return None
+    label, value, kind = em
+    if kind != "rate":
+        return _slider("SliderFloat", 1.0, 0.0, 4.0, 0.05, label)
+    schedule = scenario.tokenomics.emission
+    field = EMISSION_RATE_FIELD[schedule.kind]
+    top = _capped(_nice_ceil(max(4.0 * value, 100.0)), type(schedule), field)
+    return _slider("SliderFloat", value, 0.0, max(top, value), top / 200.0, label)
+
+
+def _fee_controls(scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """One 0-100 % slider per fee share, all on the coarsest step that holds their values."""
+    split = scenario.tokenomics.fee_split
+    values = [_pct(getattr(split, field)) for _, field in FEE_SHARES]
+    step = _pct_step(values)
+    return {
+        key: _slider("SliderFloat", value, 0.0, 100.0, step, _FEE_LABELS[field])
+        for (key, field), value in zip(FEE_SHARES, values, strict=True)
+    }
+
+
+def _adversary_controls(scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """One count slider per adversary kind, from 0 to a round number at or above 3× the count
+    (at least 20, within the schema's bound)."""
+    controls = {}
     for path, label in ADVERSARIES:
         _, section, field = path.split("__")
         model = {"farmers": Farmers, "poisoners": Poisoners}[section]
@@ -490,19 +501,9 @@ def param_spec(scenario: Scenario) -> dict[str, dict[str, Any]]:
         if field == "sybil_operators":
             each = scenario.population.farmers.identities_per_operator
             label = f"Sybil operators (×{each} ids)"
-        top = int(_nice_ceil(max(20.0, 3.0 * value)))
-        upper = _bound(model, field, "le")
-        if upper is not None:
-            top = int(min(top, upper))
-        spec[path] = {
-            "type": "SliderInt",
-            "value": value,
-            "min": 0,
-            "max": max(top, value),
-            "step": 1,
-            "label": label,
-        }
-    return spec
+        top = int(_capped(int(_nice_ceil(max(20.0, 3.0 * value))), model, field))
+        controls[path] = _slider("SliderInt", value, 0, max(top, value), 1, label)
+    return controls
 
 
 def _changed(params: Mapping[str, Any], spec: Mapping[str, Mapping[str, Any]], key: str) -> bool:

@@ -50,7 +50,7 @@ import json
 import math
 import os
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -515,8 +515,45 @@ def analyse(
     ``second_order`` (records: variant, group, parameter, other, ``S2``, ``S2_conf``).
     """
     require_salib()
-    manifest: pd.DataFrame | None = None
-    folder: Path | None = None
+    summary, manifest, design, swept = _inputs(source, metric, design)
+    _check_summary(summary, metric, [*design.names, *swept])
+    kind = _method_for(design, method)
+    means = _point_means(summary, metric)
+    n_points = _points_in(summary, manifest, design.rows)
+    others = [c for c in swept if c in summary.columns and c not in design.names]
+    bootstrap = {"num_resamples": num_resamples, "conf_level": conf_level, "seed": seed}
+    frames: list[pd.DataFrame] = []
+    second: list[pd.DataFrame] = []
+    for variant in _variants_of(summary, manifest):
+        y_all, reps = _variant_means(means, variant, n_points, metric, manifest)
+        _check_values(summary, variant, design, n_points)
+        groups = _group_tables(
+            summary,
+            variant,
+            y_all,
+            reps,
+            design=design,
+            kind=kind,
+            metric=metric,
+            others=others,
+            bootstrap=bootstrap,
+        )
+        for table, pairs in groups:
+            frames.append(table)
+            if pairs is not None:
+                second.append(pairs)
+    return _combine(frames, second, kind=kind, metric=metric, conf_level=conf_level, design=design)
+
+
+def _inputs(
+    source: str | os.PathLike[str] | Results | pd.DataFrame,
+    metric: str,
+    design: SampleDesign | None,
+) -> tuple[pd.DataFrame, pd.DataFrame | None, SampleDesign, list[str]]:
+    """(summary, manifest or None, design, swept parameters) of what :func:`analyse` was
+    given: a sweep folder is read (its ``metric`` only); Results or a frame are used as
+    they are, with the design read from their sweep folder unless it is passed."""
+    folder: Path | None
     if isinstance(source, str | os.PathLike):
         folder = Path(source)
         _check_folder(folder)
@@ -536,81 +573,128 @@ def analyse(
         swept = [str(p) for p in _read_json(folder / "sweep.json").get("parameters", [])]
     else:  # a plain frame: swept parameters are the dotted field paths among its columns
         swept = [c for c in summary.columns if "." in str(c)]
-    others = [c for c in swept if c in summary.columns and c not in design.names]
+    return summary, manifest, design, swept
+
+
+def _check_summary(summary: pd.DataFrame, metric: str, parameters: Sequence[str]) -> None:
+    """The summary must hold a numeric ``metric`` and the ``variant`` and ``point`` columns
+    (an unknown metric is named with the ones it could be, ``parameters`` left out)."""
     if not isinstance(metric, str) or metric not in summary.columns:
-        raise _unknown_metric(str(metric), available_metrics(summary, [*design.names, *swept]))
+        raise _unknown_metric(str(metric), available_metrics(summary, parameters))
     if not pd.api.types.is_numeric_dtype(summary[metric]):
         raise SensitivityError(f"sensitivity: {metric} is not numeric")
     for column in ("variant", "point"):
         if column not in summary.columns:
             raise SensitivityError(f"sensitivity: the summary has no {column!r} column")
-    kind = _method_for(design, method)
-    rows = design.rows
+
+
+def _point_means(summary: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Mean (``mean``) and count (``size``) of the finite ``metric`` values per (variant,
+    point): replicates are averaged, failed or NaN runs left out."""
     values = summary[["variant", "point", metric]].copy()
     values[metric] = values[metric].astype(float)
     finite = values[np.isfinite(values[metric])]
-    means = finite.groupby(["variant", "point"], sort=False)[metric].agg(["mean", "size"])
-    variants = list(pd.unique(summary["variant"].astype(str)))
+    return finite.groupby(["variant", "point"], sort=False)[metric].agg(["mean", "size"])
+
+
+def _variants_of(summary: pd.DataFrame, manifest: pd.DataFrame | None) -> list[str]:
+    """The sweep's variants in order (the manifest's, which lists failed runs too, else the
+    summary's)."""
     if manifest is not None and "variant" in manifest.columns:
-        variants = list(pd.unique(manifest["variant"].astype(str)))
-    n_points = _points_in(summary, manifest, rows)
-    frames: list[pd.DataFrame] = []
-    second: list[pd.DataFrame] = []
+        return list(pd.unique(manifest["variant"].astype(str)))
+    return list(pd.unique(summary["variant"].astype(str)))
+
+
+def _variant_means(
+    means: pd.DataFrame,
+    variant: str,
+    n_points: int,
+    metric: str,
+    manifest: pd.DataFrame | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(mean metric, replicates) at points 0..n_points−1 of ``variant``; an error naming
+    the missing points if any point has no finite value."""
+    got = means.loc[variant] if variant in means.index.get_level_values(0) else None
+    have = set() if got is None else {int(p) for p in got.index}
+    missing = [p for p in range(n_points) if p not in have]
+    if missing:
+        raise SensitivityError(_missing_message(metric, variant, missing, n_points, manifest))
+    assert got is not None
+    y_all = got["mean"].reindex(range(n_points)).to_numpy(dtype=float)
+    reps = got["size"].reindex(range(n_points)).to_numpy(dtype=float)
+    return y_all, reps
+
+
+def _indices(
+    kind: str,
+    design: SampleDesign,
+    problem: Mapping[str, Any],
+    y: np.ndarray,
+    bootstrap: Mapping[str, Any],
+) -> tuple[pd.DataFrame, str]:
+    """The indices of one design's outputs ``y`` and the column that ranks the parameters
+    (``ST`` for Sobol', ``mu_star`` for Morris)."""
+    if kind == "sobol":
+        table = sobol_indices(
+            problem, y, calc_second_order=bool(design.calc_second_order), **bootstrap
+        )
+        return table, "ST"
+    table = morris_indices(
+        problem, design.unit, y, num_levels=int(design.num_levels or 4), **bootstrap
+    )
+    return table, "mu_star"
+
+
+def _group_tables(
+    summary: pd.DataFrame,
+    variant: str,
+    y_all: np.ndarray,
+    reps: np.ndarray,
+    *,
+    design: SampleDesign,
+    kind: str,
+    metric: str,
+    others: Sequence[str],
+    bootstrap: Mapping[str, Any],
+) -> Iterator[tuple[pd.DataFrame, pd.DataFrame | None]]:
+    """For each group (one complete design) of ``variant``: its indices, most important
+    parameter first, and its second-order pairs (None without)."""
+    rows = design.rows
     problem = design.problem()
-    for variant in variants:
-        got = means.loc[variant] if variant in means.index.get_level_values(0) else None
-        have = set() if got is None else {int(p) for p in got.index}
-        missing = [p for p in range(n_points) if p not in have]
-        if missing:
-            raise SensitivityError(_missing_message(metric, variant, missing, n_points, manifest))
-        assert got is not None
-        y_all = got["mean"].reindex(range(n_points)).to_numpy(dtype=float)
-        reps = got["size"].reindex(range(n_points)).to_numpy(dtype=float)
-        _check_values(summary, variant, design, n_points)
-        for g in range(n_points // rows):
-            y = y_all[g * rows : (g + 1) * rows]
-            label = _group_label(_first_point(summary, variant, g * rows, others))
-            where = f"{metric} in variant {variant}" + (f" ({label})" if label else "")
-            try:
-                if kind == "sobol":
-                    table = sobol_indices(
-                        problem,
-                        y,
-                        calc_second_order=bool(design.calc_second_order),
-                        num_resamples=num_resamples,
-                        conf_level=conf_level,
-                        seed=seed,
-                    )
-                    order = "ST"
-                else:
-                    table = morris_indices(
-                        problem,
-                        design.unit,
-                        y,
-                        num_levels=int(design.num_levels or 4),
-                        num_resamples=num_resamples,
-                        conf_level=conf_level,
-                        seed=seed,
-                    )
-                    order = "mu_star"
-            except SensitivityError as error:
-                raise SensitivityError(f"sensitivity of {where}: {error}") from None
-            pairs = table.attrs.pop("second_order", None)
-            table = table.assign(
-                variant=variant,
-                group=label,
-                low=list(design.lows),
-                high=list(design.highs),
-                log=list(design.log),
-            )
-            table = table.sort_values(order, ascending=False, kind="stable")
-            frames.append(table)
-            if pairs:
-                second.append(pd.DataFrame(pairs).assign(variant=variant, group=label))
-            reps_mean = float(np.mean(reps[g * rows : (g + 1) * rows]))
-            frames[-1] = frames[-1].assign(
-                metric=metric, method=kind, points=rows, replicates=reps_mean
-            )
+    for g in range(len(y_all) // rows):
+        part = slice(g * rows, (g + 1) * rows)
+        label = _group_label(_first_point(summary, variant, g * rows, others))
+        where = f"{metric} in variant {variant}" + (f" ({label})" if label else "")
+        try:
+            table, order = _indices(kind, design, problem, y_all[part], bootstrap)
+        except SensitivityError as error:
+            raise SensitivityError(f"sensitivity of {where}: {error}") from None
+        pairs = table.attrs.pop("second_order", None)
+        table = table.assign(
+            variant=variant,
+            group=label,
+            low=list(design.lows),
+            high=list(design.highs),
+            log=list(design.log),
+        )
+        table = table.sort_values(order, ascending=False, kind="stable")
+        table = table.assign(
+            metric=metric, method=kind, points=rows, replicates=float(np.mean(reps[part]))
+        )
+        yield table, pd.DataFrame(pairs).assign(variant=variant, group=label) if pairs else None
+
+
+def _combine(
+    frames: list[pd.DataFrame],
+    second: list[pd.DataFrame],
+    *,
+    kind: str,
+    metric: str,
+    conf_level: float,
+    design: SampleDesign,
+) -> pd.DataFrame:
+    """The groups' tables as one frame in :func:`analyse`'s column order, with its
+    ``attrs`` (and the second-order pairs, if any)."""
     out = pd.concat(frames, ignore_index=True)
     index_columns = (
         ["S1", "S1_conf", "ST", "ST_conf"]
@@ -820,7 +904,6 @@ def plot(table: pd.DataFrame) -> Figure:
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
-    from matplotlib.ticker import FuncFormatter
 
     if table.empty:
         raise SensitivityError("sensitivity plot: no indices to draw")
@@ -830,10 +913,7 @@ def plot(table: pd.DataFrame) -> Figure:
     groups = list(table.groupby(["variant", "group"], sort=False))
     d = len(groups[0][1])
     heights = [0.55 * d + 1.2 for _ in groups]
-    label_lines = max(
-        _wrap_label(str(r.parameter), float(r.low), float(r.high), bool(r.log)).count("\n") + 1
-        for r in table.itertuples()
-    )
+    label_lines = max(label.count("\n") + 1 for label in _range_labels(table))
     heights = [h * max(1.0, label_lines / 2.5) for h in heights]
     fig = Figure(figsize=(9.0, min(sum(heights) + 1.0, 40.0)), dpi=110, layout="constrained")
     FigureCanvasAgg(fig)
@@ -842,107 +922,12 @@ def plot(table: pd.DataFrame) -> Figure:
     for ax, ((variant, group), block) in zip(axes, groups, strict=True):
         block = block.iloc[::-1]  # most important at the top
         y = np.arange(len(block))
-        labels = [
-            _wrap_label(str(r.parameter), float(r.low), float(r.high), bool(r.log))
-            for r in block.itertuples()
-        ]
+        labels = _range_labels(block)
         if kind == "sobol":
-            h = 0.38
-            st = 100 * block["ST"].to_numpy(float)
-            s1 = 100 * block["S1"].to_numpy(float)
-            ax.barh(
-                y + h / 2,
-                st,
-                h,
-                xerr=100 * block["ST_conf"].to_numpy(float),
-                color="tab:blue",
-                ecolor="0.2",
-                capsize=3,
-                label="ST: total (incl. interactions)",
-            )
-            ax.barh(
-                y - h / 2,
-                s1,
-                h,
-                xerr=100 * block["S1_conf"].to_numpy(float),
-                color="tab:orange",
-                ecolor="0.2",
-                capsize=3,
-                label="S1: first order (alone)",
-            )
-            lows = np.concatenate(
-                [
-                    st - 100 * block["ST_conf"].to_numpy(float),
-                    s1 - 100 * block["S1_conf"].to_numpy(float),
-                ]
-            )
-            highs = np.concatenate(
-                [
-                    st + 100 * block["ST_conf"].to_numpy(float),
-                    s1 + 100 * block["S1_conf"].to_numpy(float),
-                ]
-            )
-            left = min(0.0, float(np.nanmin(lows)) * 1.05)
-            right = max(float(np.nanmax(highs)) * 1.2, 5.0)
-            ax.set_xlim(left, right)
-            for yi, v, c in zip(y + h / 2, st, 100 * block["ST_conf"].to_numpy(float), strict=True):
-                ax.annotate(
-                    f"{v:.0f} ± {c:.0f} %",
-                    xy=(max(v + c, 0.0), yi),
-                    xytext=(4, 0),
-                    textcoords="offset points",
-                    fontsize=8,
-                    va="center",
-                )
-            ax.set_xlabel(
-                f"Sobol' index: share of the variance of {metric} (%), bars ± {pct} interval"
-            )
+            _sobol_bars(ax, block, y, metric, pct)
         else:
-            mu_star = block["mu_star"].to_numpy(float)
-            conf = block["mu_star_conf"].to_numpy(float)
-            sigma = block["sigma"].to_numpy(float)
-            ax.barh(
-                y,
-                mu_star,
-                0.6,
-                xerr=conf,
-                color="tab:blue",
-                ecolor="0.2",
-                capsize=3,
-                label=f"μ*: mean |effect| ± {pct} interval",
-            )
-            ax.plot(
-                sigma,
-                y,
-                linestyle="none",
-                marker="D",
-                markerfacecolor="white",
-                markeredgecolor="tab:red",
-                markersize=6,
-                clip_on=False,
-                zorder=3,
-                label="σ: spread of effects (non-linearity, interactions)",
-            )
-            top = float(np.nanmax(np.concatenate([mu_star + conf, sigma])))
-            ax.set_xlim(0.0, top * 1.3 if top > 0 else 1.0)
-            for yi, m, c in zip(y, mu_star, conf, strict=True):
-                ax.annotate(
-                    f"{_fmt(m)} ± {_fmt(c)}",
-                    xy=(m + c, yi),
-                    xytext=(4, 6),
-                    textcoords="offset points",
-                    fontsize=8,
-                    va="bottom",
-                )
-            unit = metric_unit(metric)
-            ax.set_xlabel(f"effect on {metric} ({unit} per full range of the parameter)")
-        ax.set_yticks(y, labels, fontsize=9)
-        ax.xaxis.set_major_formatter(FuncFormatter(_tick))
-        ax.axvline(0.0, color="0.3", linewidth=0.8)
-        ax.grid(True, axis="x", alpha=0.3)
-        title = f"variant {variant}" + (f" · {group}" if group else "")
-        ax.set_title(textwrap.shorten(title, width=110, placeholder=" …"), fontsize=9, loc="left")
-        ax.legend(loc="lower right", fontsize=8)
+            _morris_bars(ax, block, y, metric, pct)
+        _finish_panel(ax, y, labels, f"variant {variant}" + (f" · {group}" if group else ""))
     what = "Sobol' indices" if kind == "sobol" else "Morris screening"
     reps = float(table["replicates"].mean())
     fig.suptitle(
@@ -951,6 +936,99 @@ def plot(table: pd.DataFrame) -> Figure:
         fontsize=11,
     )
     return fig
+
+
+def _range_labels(table: pd.DataFrame) -> list[str]:
+    """The y-axis label of each row: its parameter wrapped at dots, then its range."""
+    return [
+        _wrap_label(str(r.parameter), float(r.low), float(r.high), bool(r.log))
+        for r in table.itertuples()
+    ]
+
+
+def _sobol_bars(ax: Any, block: pd.DataFrame, y: np.ndarray, metric: str, pct: str) -> None:
+    """``ST`` and ``S1`` (in %) as paired bars with their intervals, ST labelled."""
+    h = 0.38
+    st = 100 * block["ST"].to_numpy(float)
+    s1 = 100 * block["S1"].to_numpy(float)
+    st_conf = 100 * block["ST_conf"].to_numpy(float)
+    s1_conf = 100 * block["S1_conf"].to_numpy(float)
+    for offset, values, conf, colour, label in (
+        (h / 2, st, st_conf, "tab:blue", "ST: total (incl. interactions)"),
+        (-h / 2, s1, s1_conf, "tab:orange", "S1: first order (alone)"),
+    ):
+        ax.barh(
+            y + offset, values, h, xerr=conf, color=colour, ecolor="0.2", capsize=3, label=label
+        )
+    lows = np.concatenate([st - st_conf, s1 - s1_conf])
+    highs = np.concatenate([st + st_conf, s1 + s1_conf])
+    left = min(0.0, float(np.nanmin(lows)) * 1.05)
+    right = max(float(np.nanmax(highs)) * 1.2, 5.0)
+    ax.set_xlim(left, right)
+    for yi, v, c in zip(y + h / 2, st, st_conf, strict=True):
+        ax.annotate(
+            f"{v:.0f} ± {c:.0f} %",
+            xy=(max(v + c, 0.0), yi),
+            xytext=(4, 0),
+            textcoords="offset points",
+            fontsize=8,
+            va="center",
+        )
+    ax.set_xlabel(f"Sobol' index: share of the variance of {metric} (%), bars ± {pct} interval")
+
+
+def _morris_bars(ax: Any, block: pd.DataFrame, y: np.ndarray, metric: str, pct: str) -> None:
+    """``μ*`` as bars with their intervals (labelled) and ``σ`` as diamonds on the same axis."""
+    mu_star = block["mu_star"].to_numpy(float)
+    conf = block["mu_star_conf"].to_numpy(float)
+    sigma = block["sigma"].to_numpy(float)
+    ax.barh(
+        y,
+        mu_star,
+        0.6,
+        xerr=conf,
+        color="tab:blue",
+        ecolor="0.2",
+        capsize=3,
+        label=f"μ*: mean |effect| ± {pct} interval",
+    )
+    ax.plot(
+        sigma,
+        y,
+        linestyle="none",
+        marker="D",
+        markerfacecolor="white",
+        markeredgecolor="tab:red",
+        markersize=6,
+        clip_on=False,
+        zorder=3,
+        label="σ: spread of effects (non-linearity, interactions)",
+    )
+    top = float(np.nanmax(np.concatenate([mu_star + conf, sigma])))
+    ax.set_xlim(0.0, top * 1.3 if top > 0 else 1.0)
+    for yi, m, c in zip(y, mu_star, conf, strict=True):
+        ax.annotate(
+            f"{_fmt(m)} ± {_fmt(c)}",
+            xy=(m + c, yi),
+            xytext=(4, 6),
+            textcoords="offset points",
+            fontsize=8,
+            va="bottom",
+        )
+    unit = metric_unit(metric)
+    ax.set_xlabel(f"effect on {metric} ({unit} per full range of the parameter)")
+
+
+def _finish_panel(ax: Any, y: np.ndarray, labels: list[str], title: str) -> None:
+    """Parameter labels, a zero line, a grid, the panel's title and its legend."""
+    from matplotlib.ticker import FuncFormatter
+
+    ax.set_yticks(y, labels, fontsize=9)
+    ax.xaxis.set_major_formatter(FuncFormatter(_tick))
+    ax.axvline(0.0, color="0.3", linewidth=0.8)
+    ax.grid(True, axis="x", alpha=0.3)
+    ax.set_title(textwrap.shorten(title, width=110, placeholder=" …"), fontsize=9, loc="left")
+    ax.legend(loc="lower right", fontsize=8)
 
 
 def write(

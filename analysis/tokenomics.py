@@ -71,6 +71,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -432,83 +433,11 @@ def project_allocation(
             "project fewer months"
         )
     t = np.arange(n_epochs + 1, dtype=np.int64)  # epoch boundaries 0..E
-    recip = np.array(a.recipients)
-    # Per epoch (for the reward drip and the burn, which act epoch by epoch): the unlocked
-    # reward pool and holders' buckets, summed bucket by bucket (memory: two series).
-    pool = np.zeros(t.shape, dtype=np.float64)
-    holders = np.zeros(t.shape, dtype=np.float64)
-    for b, r in zip(a.schedule.buckets, a.recipients, strict=True):
-        if r == "reward_pool" or (r == "holders" and burn > 0):
-            target = pool if r == "reward_pool" else holders
-            target += np.asarray(b.unlocked(t), dtype=np.float64)
-    # Unlocks at month ends: the same buckets in months sample the continuous vesting curve
-    # exactly there (no share of an epoch that straddles a cliff leaks into the month before).
-    monthly = vesting.VestingSchedule(
-        tuple(
-            vesting.Bucket(
-                b.name,
-                b.amount_tokens,
-                b.tge_fraction,
-                b.cliff_epochs / per_month,
-                b.linear_epochs / per_month,
-            )
-            for b in a.schedule.buckets
-        )
-    )
-    per_bucket = np.asarray(
-        monthly.unlocked_by_bucket(np.arange(1, months + 1, dtype=np.int64)), dtype=np.float64
-    )
-    if a.emission is not None:
-        minted = np.asarray(a.emission.cumulative(t), dtype=np.float64)
-    else:
-        minted = np.zeros(t.shape, dtype=np.float64)
-    paid = _drain(pool, a.drip_tokens_per_epoch)
-    inflow = holders + paid + minted  # cumulative tokens entering the float
-    burned = _drain(inflow, burn / per_month)
-
-    def month_end(series: np.ndarray) -> np.ndarray:
-        return _at(series, ends)
-
-    def flows(series: np.ndarray) -> np.ndarray:
-        return np.diff(np.concatenate([[0.0], month_end(series)]))
-
-    unlocked_cum = per_bucket.sum(axis=0)
-    liquidity = per_bucket[recip == "liquidity"].sum(axis=0)
-    pool_end = per_bucket[recip == "reward_pool"].sum(axis=0)
-    paid_end = np.minimum(month_end(paid), pool_end)
-    minted_end, burned_end = month_end(minted), month_end(burned)
-    circulating = unlocked_cum + minted_end - burned_end
-    floating = per_bucket[recip == "holders"].sum(axis=0) + paid_end + minted_end - burned_end
-    total = a.schedule.total_tokens + minted_end - burned_end
-    with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(total > 0, 100.0 * circulating / total, np.nan)
-    circ_m, circ_y = _growth_pct(circulating)
-    float_m, float_y = _growth_pct(floating)
-
-    def diff(stock: np.ndarray) -> np.ndarray:
-        return np.diff(np.concatenate([[0.0], stock]))
-
-    columns: dict[str, Any] = {
-        "month": np.arange(months, dtype=np.int64),
-        "unlocked_tokens": diff(unlocked_cum),
-        "emitted_tokens": flows(minted),
-        "rewards_paid_tokens": diff(paid_end),
-        "burned_tokens": flows(burned),
-        "circulating_tokens": circulating,
-        "float_tokens": np.maximum(floating, 0.0),
-        "reward_pool_tokens": np.maximum(pool_end - paid_end, 0.0),
-        "liquidity_tokens": liquidity,
-        "locked_tokens": np.maximum(a.schedule.total_tokens - unlocked_cum, 0.0),
-        "total_supply_tokens": total,
-        "circulating_share_pct": share,
-        "circulating_inflation_monthly_pct": circ_m,
-        "circulating_inflation_annualised_pct": circ_y,
-        "float_inflation_monthly_pct": float_m,
-        "float_inflation_annualised_pct": float_y,
-    }
-    for name, row in zip(a.schedule.names, per_bucket, strict=True):
-        columns[BUCKET_COLUMN.format(name)] = row
-    frame = pd.DataFrame(columns)
+    paid, minted, burned = _epoch_flows(a, t, burn / per_month)
+    per_bucket = _monthly_unlocks(a, months, per_month)
+    month_ends = (_at(paid, ends), _at(minted, ends), _at(burned, ends))
+    columns = _projection_columns(a, per_bucket, *month_ends)
+    frame = pd.DataFrame({"month": np.arange(months, dtype=np.int64), **columns})
     frame.attrs.update(
         name=a.name,
         notes=list(a.notes) + ([f"burn: {burn:,.6g} tokens per month"] if burn else []),
@@ -524,6 +453,97 @@ def project_allocation(
         ],
     )
     return frame
+
+
+def _epoch_flows(
+    a: Allocation, t: np.ndarray, burn_per_epoch: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Cumulative rewards paid from the pool, tokens minted and tokens burned at the epoch
+    boundaries ``t``, epoch by epoch as the reward drip and the burn act.
+
+    The unlocked reward pool and holders' buckets are summed bucket by bucket (memory:
+    two series); the burn takes from everything that entered the float."""
+    pool = np.zeros(t.shape, dtype=np.float64)
+    holders = np.zeros(t.shape, dtype=np.float64)
+    for b, r in zip(a.schedule.buckets, a.recipients, strict=True):
+        if r == "reward_pool" or (r == "holders" and burn_per_epoch > 0):
+            target = pool if r == "reward_pool" else holders
+            target += np.asarray(b.unlocked(t), dtype=np.float64)
+    if a.emission is not None:
+        minted = np.asarray(a.emission.cumulative(t), dtype=np.float64)
+    else:
+        minted = np.zeros(t.shape, dtype=np.float64)
+    paid = _drain(pool, a.drip_tokens_per_epoch)
+    inflow = holders + paid + minted  # cumulative tokens entering the float
+    return paid, minted, _drain(inflow, burn_per_epoch)
+
+
+def _monthly_unlocks(a: Allocation, months: int, per_month: float) -> np.ndarray:
+    """Tokens unlocked by the end of each month, one row per bucket: the same buckets in
+    months sample the continuous vesting curve exactly at month ends (no share of an epoch
+    that straddles a cliff leaks into the month before)."""
+    monthly = vesting.VestingSchedule(
+        tuple(
+            vesting.Bucket(
+                b.name,
+                b.amount_tokens,
+                b.tge_fraction,
+                b.cliff_epochs / per_month,
+                b.linear_epochs / per_month,
+            )
+            for b in a.schedule.buckets
+        )
+    )
+    return np.asarray(
+        monthly.unlocked_by_bucket(np.arange(1, months + 1, dtype=np.int64)), dtype=np.float64
+    )
+
+
+def _increments(stock: np.ndarray) -> np.ndarray:
+    """Month-by-month flows of a cumulative month-end series (from 0 before month 0)."""
+    return np.diff(np.concatenate([[0.0], stock]))
+
+
+def _projection_columns(
+    a: Allocation,
+    per_bucket: np.ndarray,
+    paid: np.ndarray,
+    minted: np.ndarray,
+    burned: np.ndarray,
+) -> dict[str, Any]:
+    """The projection's columns after ``month`` (see the module docstring) from the unlocks
+    by bucket and the cumulative rewards paid, minted and burned, all at month ends."""
+    recip = np.array(a.recipients)
+    unlocked_cum = per_bucket.sum(axis=0)
+    pool_end = per_bucket[recip == "reward_pool"].sum(axis=0)
+    paid_end = np.minimum(paid, pool_end)
+    circulating = unlocked_cum + minted - burned
+    floating = per_bucket[recip == "holders"].sum(axis=0) + paid_end + minted - burned
+    total = a.schedule.total_tokens + minted - burned
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(total > 0, 100.0 * circulating / total, np.nan)
+    circ_m, circ_y = _growth_pct(circulating)
+    float_m, float_y = _growth_pct(floating)
+    columns: dict[str, Any] = {
+        "unlocked_tokens": _increments(unlocked_cum),
+        "emitted_tokens": _increments(minted),
+        "rewards_paid_tokens": _increments(paid_end),
+        "burned_tokens": _increments(burned),
+        "circulating_tokens": circulating,
+        "float_tokens": np.maximum(floating, 0.0),
+        "reward_pool_tokens": np.maximum(pool_end - paid_end, 0.0),
+        "liquidity_tokens": per_bucket[recip == "liquidity"].sum(axis=0),
+        "locked_tokens": np.maximum(a.schedule.total_tokens - unlocked_cum, 0.0),
+        "total_supply_tokens": total,
+        "circulating_share_pct": share,
+        "circulating_inflation_monthly_pct": circ_m,
+        "circulating_inflation_annualised_pct": circ_y,
+        "float_inflation_monthly_pct": float_m,
+        "float_inflation_annualised_pct": float_y,
+    }
+    for name, row in zip(a.schedule.names, per_bucket, strict=True):
+        columns[BUCKET_COLUMN.format(name)] = row
+    return columns
 
 
 def bucket_columns(frame: pd.DataFrame) -> dict[str, str]:
@@ -688,52 +708,48 @@ def figure(frame: pd.DataFrame) -> Figure:
     under two years). Uses the Agg canvas directly, so no display and no global
     pyplot state are involved.
     """
-    import textwrap
-
     _check_frame(frame, "tokenomics plot")
     month = frame["month"].to_numpy()
     last = int(month[-1])
-    circ = frame["circulating_tokens"].to_numpy() / 1e6
-    floating = frame["float_tokens"].to_numpy() / 1e6
-    total = frame["total_supply_tokens"].to_numpy() / 1e6
-    buckets = bucket_columns(frame)
     info = {b["name"]: b for b in frame.attrs.get("buckets", [])}
-    minted = np.cumsum(frame["emitted_tokens"].to_numpy()) / 1e6
 
     fig = Figure(figsize=(10, 8), dpi=100)
     FigureCanvasAgg(fig)
     fig.subplots_adjust(left=0.09, right=0.75, top=0.86, bottom=0.075, hspace=0.28)
     top, bottom = fig.subplots(2, 1, sharex=True, height_ratios=(3, 2))
+    _supply_panel(top, frame, info)
+    _cliff_markers(top, bottom, info, last)
+    _inflation_panel(bottom, frame)
+    bottom.set_xlabel(
+        "months after launch (month 0 = launch month, incl. TGE unlocks)", fontsize=10
+    )
+    bottom.set_xlim(-0.5, max(last, 3) + 0.5)
+    bottom.xaxis.set_major_locator(MultipleLocator(_tick_step(last)))
+    if 24 <= last <= 120:
+        bottom.xaxis.set_minor_locator(MultipleLocator(3))
+    for ax in (top, bottom):
+        ax.tick_params(labelsize=9.5)
 
-    # -- unlocked supply stacked by allocation; month m drawn over [m - 0.5, m + 0.5]
+    name = frame.attrs.get("name", "")
+    title = f"Token supply projection{': ' + name if name else ''} (1 month = 30.4375 days)"
+    fig.text(0.09, 0.975, title, fontsize=12.5, weight="bold", va="top")
+    notes = frame.attrs.get("notes") or []
+    if notes:
+        text = textwrap.fill("Assumes: " + "; ".join(notes) + ".", width=130)
+        fig.text(0.09, 0.94, text, fontsize=9, color="0.25", va="top")
+    return fig
+
+
+def _supply_panel(top: Any, frame: pd.DataFrame, info: dict[str, dict[str, Any]]) -> None:
+    """Top panel: unlocked supply stacked by allocation (and minted emission, with burns
+    hatched off its top), under the total, tracker circulating and float supply lines.
+    Month ``m`` is drawn over [m − 0.5, m + 0.5]."""
+    month = frame["month"].to_numpy()
+    circ = frame["circulating_tokens"].to_numpy() / 1e6
+    floating = frame["float_tokens"].to_numpy() / 1e6
+    total = frame["total_supply_tokens"].to_numpy() / 1e6
     edges = np.concatenate([[month[0] - 0.5], month + 0.5])
-    layers, labels, colours = [], [], []
-    for i, (name, column) in enumerate(buckets.items()):
-        layers.append(np.concatenate([[0.0], frame[column].to_numpy() / 1e6]))
-        recipient = _RECIPIENT_LABEL.get(str(info.get(name, {}).get("recipient")))
-        labels.append(f"{name}\n({recipient})" if recipient else name)
-        colours.append(_BUCKET_COLOURS[i % len(_BUCKET_COLOURS)])
-    if np.any(minted > 0):
-        layers.append(np.concatenate([[0.0], minted]))
-        labels.append("minted emission")
-        colours.append("#cfcfcf")
-    if layers:
-        stack = np.vstack(layers)
-        top.stackplot(edges, stack, labels=labels, colors=colours, alpha=0.8, step="pre")
-        burned = np.cumsum(frame["burned_tokens"].to_numpy()) / 1e6
-        if np.any(burned > 0):  # burns leave the stack's top: hatch what no longer exists
-            upper = stack.sum(axis=0)
-            top.fill_between(
-                edges,
-                upper - np.concatenate([[0.0], burned]),
-                upper,
-                step="pre",
-                facecolor="white",
-                edgecolor="0.35",
-                hatch="////",
-                linewidth=0.0,
-                label="burned since launch\n(taken from the float)",
-            )
+    _allocation_stack(top, frame, info, edges)
 
     def line(values: np.ndarray, **kwargs: Any) -> None:
         top.step(edges, np.concatenate([[values[0]], values]), where="pre", **kwargs)
@@ -762,17 +778,55 @@ def figure(frame: pd.DataFrame) -> Figure:
         alignment="left",
         labelspacing=0.6,
     )
-    name = frame.attrs.get("name", "")
     share = 100.0 * circ[-1] / total[-1] if total[-1] > 0 else math.nan
     share_float = 100.0 * floating[-1] / total[-1] if total[-1] > 0 else math.nan
     top.set_title(
-        f"Unlocked supply by allocation; at month {last}: {share:.0f} % of supply "
+        f"Unlocked supply by allocation; at month {int(month[-1])}: {share:.0f} % of supply "
         f"circulating, {share_float:.0f} % in the float",
         fontsize=10.5,
         loc="left",
     )
 
-    # -- cliff markers: one per distinct month, labels staggered so they never overlap
+
+def _allocation_stack(
+    top: Any, frame: pd.DataFrame, info: dict[str, dict[str, Any]], edges: np.ndarray
+) -> None:
+    """The cumulative unlocks of each bucket (labelled with its recipient unless holders)
+    and minted emission, stacked; tokens burned since launch hatched off the stack's top."""
+    minted = np.cumsum(frame["emitted_tokens"].to_numpy()) / 1e6
+    layers, labels, colours = [], [], []
+    for i, (name, column) in enumerate(bucket_columns(frame).items()):
+        layers.append(np.concatenate([[0.0], frame[column].to_numpy() / 1e6]))
+        recipient = _RECIPIENT_LABEL.get(str(info.get(name, {}).get("recipient")))
+        labels.append(f"{name}\n({recipient})" if recipient else name)
+        colours.append(_BUCKET_COLOURS[i % len(_BUCKET_COLOURS)])
+    if np.any(minted > 0):
+        layers.append(np.concatenate([[0.0], minted]))
+        labels.append("minted emission")
+        colours.append("#cfcfcf")
+    if not layers:
+        return
+    stack = np.vstack(layers)
+    top.stackplot(edges, stack, labels=labels, colors=colours, alpha=0.8, step="pre")
+    burned = np.cumsum(frame["burned_tokens"].to_numpy()) / 1e6
+    if np.any(burned > 0):  # burns leave the stack's top: hatch what no longer exists
+        upper = stack.sum(axis=0)
+        top.fill_between(
+            edges,
+            upper - np.concatenate([[0.0], burned]),
+            upper,
+            step="pre",
+            facecolor="white",
+            edgecolor="0.35",
+            hatch="////",
+            linewidth=0.0,
+            label="burned since launch\n(taken from the float)",
+        )
+
+
+def _cliff_markers(top: Any, bottom: Any, info: dict[str, dict[str, Any]], last: int) -> None:
+    """A dashed line on both panels where each cliff ends (one per distinct month), with a
+    label on the top panel naming its buckets, staggered so labels never overlap."""
     cliffs: dict[float, list[str]] = {}
     for bucket, b in info.items():
         c = float(b.get("cliff_month", 0.0))
@@ -794,7 +848,11 @@ def figure(frame: pd.DataFrame) -> Figure:
             bbox={"boxstyle": "round,pad=0.25", "fc": "white", "ec": "0.6", "alpha": 0.95},
         )
 
-    # -- annualised inflation of both supply views
+
+def _inflation_panel(bottom: Any, frame: pd.DataFrame) -> None:
+    """Bottom panel: annualised inflation of tracker circulating supply and of the float,
+    the axis from 0 (or below) to :func:`_inflation_limit`, values above it marked."""
+    month = frame["month"].to_numpy()
     circ_y = frame["circulating_inflation_annualised_pct"].to_numpy(float)
     float_y = frame["float_inflation_annualised_pct"].to_numpy(float)
     limit = _inflation_limit(circ_y, float_y)
@@ -805,34 +863,7 @@ def figure(frame: pd.DataFrame) -> Figure:
     bottom.plot(
         month, float_y, color="#c0392b", linestyle="--", linewidth=2.0, label="market float"
     )
-    notes_off = []
-    monthly = {
-        "circulating": frame["circulating_inflation_monthly_pct"].to_numpy(float),
-        "float": frame["float_inflation_monthly_pct"].to_numpy(float),
-    }
-    for values, colour, what in (
-        (circ_y, "black", "circulating"),
-        (float_y, "#c0392b", "float"),
-    ):
-        over = np.flatnonzero(np.isfinite(values) & (values > limit))
-        if not over.size:
-            continue
-        bottom.plot(
-            month[over],
-            np.full(over.size, limit),
-            linestyle="none",
-            marker="^",
-            color=colour,
-            markersize=6,
-            clip_on=False,
-            zorder=4,
-        )
-        worst = over[np.argmax(values[over])]
-        notes_off.append(
-            f"▲ {what} above the axis in {over.size} month{'s' if over.size > 1 else ''}; "
-            f"largest: +{_pct_cell(monthly[what][worst])} % in month {int(month[worst])} "
-            f"alone ({_pct_cell(values[worst])} %/yr)"
-        )
+    notes_off = _off_scale(bottom, frame, limit)
     if notes_off:
         bottom.text(
             1.02,
@@ -854,23 +885,36 @@ def figure(frame: pd.DataFrame) -> Figure:
     )
     bottom.grid(True, alpha=0.3)
     bottom.legend(loc="upper left", bbox_to_anchor=(1.02, 1.02), fontsize=9.5, frameon=False)
-    bottom.set_xlabel(
-        "months after launch (month 0 = launch month, incl. TGE unlocks)", fontsize=10
-    )
-    bottom.set_xlim(-0.5, max(last, 3) + 0.5)
-    bottom.xaxis.set_major_locator(MultipleLocator(_tick_step(last)))
-    if 24 <= last <= 120:
-        bottom.xaxis.set_minor_locator(MultipleLocator(3))
-    for ax in (top, bottom):
-        ax.tick_params(labelsize=9.5)
 
-    title = f"Token supply projection{': ' + name if name else ''} (1 month = 30.4375 days)"
-    fig.text(0.09, 0.975, title, fontsize=12.5, weight="bold", va="top")
-    notes = frame.attrs.get("notes") or []
-    if notes:
-        text = textwrap.fill("Assumes: " + "; ".join(notes) + ".", width=130)
-        fig.text(0.09, 0.94, text, fontsize=9, color="0.25", va="top")
-    return fig
+
+def _off_scale(bottom: Any, frame: pd.DataFrame, limit: float) -> list[str]:
+    """Mark with ▲ at the axis top the months whose annualised inflation is above
+    ``limit``; one note per supply view marked, naming its largest month."""
+    month = frame["month"].to_numpy()
+    notes = []
+    for what, colour in (("circulating", "black"), ("float", "#c0392b")):
+        values = frame[f"{what}_inflation_annualised_pct"].to_numpy(float)
+        over = np.flatnonzero(np.isfinite(values) & (values > limit))
+        if not over.size:
+            continue
+        bottom.plot(
+            month[over],
+            np.full(over.size, limit),
+            linestyle="none",
+            marker="^",
+            color=colour,
+            markersize=6,
+            clip_on=False,
+            zorder=4,
+        )
+        worst = over[np.argmax(values[over])]
+        monthly = frame[f"{what}_inflation_monthly_pct"].to_numpy(float)
+        notes.append(
+            f"▲ {what} above the axis in {over.size} month{'s' if over.size > 1 else ''}; "
+            f"largest: +{_pct_cell(monthly[worst])} % in month {int(month[worst])} "
+            f"alone ({_pct_cell(values[worst])} %/yr)"
+        )
+    return notes
 
 
 # ----------------------------------------------------------------------------- files

@@ -942,6 +942,8 @@ def _shown(value: Any) -> str:
 
 
 def _read_sample(data: Mapping[str, Any], spec: _Spec) -> None:
+    """The ``sample:`` section into ``spec`` (method, n, design options, ranges); every
+    problem found is recorded on ``spec``."""
     if "sample" not in data:
         return
     block = data["sample"]
@@ -961,41 +963,10 @@ def _read_sample(data: Mapping[str, Any], spec: _Spec) -> None:
             spec.at(("sample",), f"missing '{key}'", shown=f"sample.{key}")
     method = block.get("method")
     if method is not None:
-        if method not in SAMPLE_METHODS:
-            spec.at(
-                ("sample", "method"),
-                f"unknown method {method!r}{_suggest(str(method), SAMPLE_METHODS)}; use one of "
-                + ", ".join(SAMPLE_METHODS),
-            )
-        elif method in SALIB_METHODS and not salib_available():
-            spec.at(
-                ("sample", "method"),
-                f"method {method} draws its design with SALib, which is not installed: "
-                f"{SALIB_HINT}",
-            )
-        else:
-            spec.sample_method = method
+        _read_sample_method(method, spec)
     n = block.get("n")
     if n is not None:
-        if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_SAMPLE:
-            spec.at(("sample", "n"), f"must be a whole number 1..{MAX_SAMPLE:,} (got {n!r})")
-        elif method in ("saltelli", "morris") and n < 2:
-            what = "base samples N" if method == "saltelli" else "trajectories"
-            spec.at(
-                ("sample", "n"),
-                f"a {method} design needs at least 2 {what} for confidence intervals (got {n})",
-            )
-        elif method in ("sobol", "saltelli") and n & (n - 1):
-            low = 1 << (n.bit_length() - 1)
-            what = "Sobol'" if method == "sobol" else "Saltelli (Sobol'-based)"
-            other = "method lhs" if method == "sobol" else "method morris for fewer runs"
-            spec.at(
-                ("sample", "n"),
-                f"a {what} sample needs n a power of 2 for its balance properties (got {n}); "
-                f"use {low} or {low * 2}, or {other}",
-            )
-        else:
-            spec.sample_n = n
+        _read_sample_n(n, method, spec)
     _read_design_options(block, method, spec)
     ranges = block.get("ranges")
     if ranges is None:
@@ -1005,47 +976,96 @@ def _read_sample(data: Mapping[str, Any], spec: _Spec) -> None:
         return
     seen = spec.seen
     for raw, rng in ranges.items():
-        where = ("sample", "ranges", raw)
         path = _param_key(raw, ("sample", "ranges"), spec, seen)
         if path is None:
             continue
-        if not isinstance(rng, Mapping):
-            spec.at(where, "must be a mapping {low: ..., high: ..., log: false}")
-            continue
-        bad = False
-        for key in rng:
-            if key not in RANGE_KEYS:
-                spec.at(
-                    (*where, key),
-                    f"unknown key '{key}'{_suggest(str(key), RANGE_KEYS)}; a range holds low, "
-                    "high and log",
-                    key=True,
-                )
-                bad = True
-        low, high, log = rng.get("low"), rng.get("high"), rng.get("log", False)
-        for key, value in (("low", low), ("high", high)):
-            if value is None:
-                spec.at(where, f"missing '{key}'", shown=f"sample.ranges.{raw}.{key}")
-                bad = True
-            elif not _is_number(value) or not math.isfinite(value):
-                spec.at((*where, key), f"must be a finite number (got {value!r})")
-                bad = True
-        if not isinstance(log, bool):
-            spec.at((*where, "log"), f"must be true or false (got {log!r})")
+        checked = _read_range(raw, rng, spec)
+        if checked is not None:
+            spec.sample[path] = (str(raw), *checked)
+
+
+def _read_sample_method(method: Any, spec: _Spec) -> None:
+    """``sample.method``: a known method whose sampler is installed."""
+    if method not in SAMPLE_METHODS:
+        spec.at(
+            ("sample", "method"),
+            f"unknown method {method!r}{_suggest(str(method), SAMPLE_METHODS)}; use one of "
+            + ", ".join(SAMPLE_METHODS),
+        )
+    elif method in SALIB_METHODS and not salib_available():
+        spec.at(
+            ("sample", "method"),
+            f"method {method} draws its design with SALib, which is not installed: {SALIB_HINT}",
+        )
+    else:
+        spec.sample_method = method
+
+
+def _read_sample_n(n: Any, method: Any, spec: _Spec) -> None:
+    """``sample.n``: a whole number in range, at least 2 for designs with confidence
+    intervals, a power of 2 for Sobol'-based methods."""
+    if not isinstance(n, int) or isinstance(n, bool) or not 1 <= n <= MAX_SAMPLE:
+        spec.at(("sample", "n"), f"must be a whole number 1..{MAX_SAMPLE:,} (got {n!r})")
+    elif method in ("saltelli", "morris") and n < 2:
+        what = "base samples N" if method == "saltelli" else "trajectories"
+        spec.at(
+            ("sample", "n"),
+            f"a {method} design needs at least 2 {what} for confidence intervals (got {n})",
+        )
+    elif method in ("sobol", "saltelli") and n & (n - 1):
+        low = 1 << (n.bit_length() - 1)
+        what = "Sobol'" if method == "sobol" else "Saltelli (Sobol'-based)"
+        other = "method lhs" if method == "sobol" else "method morris for fewer runs"
+        spec.at(
+            ("sample", "n"),
+            f"a {what} sample needs n a power of 2 for its balance properties (got {n}); "
+            f"use {low} or {low * 2}, or {other}",
+        )
+    else:
+        spec.sample_n = n
+
+
+def _read_range(raw: Any, rng: Any, spec: _Spec) -> tuple[float, float, bool] | None:
+    """(low, high, log) of the range ``sample.ranges.<raw>`` of a numeric field, or None
+    with its problems recorded on ``spec``."""
+    where = ("sample", "ranges", raw)
+    if not isinstance(rng, Mapping):
+        spec.at(where, "must be a mapping {low: ..., high: ..., log: false}")
+        return None
+    bad = False
+    for key in rng:
+        if key not in RANGE_KEYS:
+            spec.at(
+                (*where, key),
+                f"unknown key '{key}'{_suggest(str(key), RANGE_KEYS)}; a range holds low, "
+                "high and log",
+                key=True,
+            )
             bad = True
-        if bad:
-            continue
-        if not low < high:
-            spec.at(where, f"low must be < high (got low={low}, high={high})")
-            continue
-        if log and low <= 0:
-            spec.at(where, f"a log range needs low > 0 (got low={low})")
-            continue
-        kind = _field_kind(spec.base, _split_path(str(raw)))
-        if kind in ("bool", "other"):
-            spec.at(where, "only numeric fields can be sampled; sweep others with grid:", key=True)
-            continue
-        spec.sample[path] = (str(raw), float(low), float(high), bool(log))
+    low, high, log = rng.get("low"), rng.get("high"), rng.get("log", False)
+    for key, value in (("low", low), ("high", high)):
+        if value is None:
+            spec.at(where, f"missing '{key}'", shown=f"sample.ranges.{raw}.{key}")
+            bad = True
+        elif not _is_number(value) or not math.isfinite(value):
+            spec.at((*where, key), f"must be a finite number (got {value!r})")
+            bad = True
+    if not isinstance(log, bool):
+        spec.at((*where, "log"), f"must be true or false (got {log!r})")
+        bad = True
+    if bad:
+        return None
+    if not low < high:
+        spec.at(where, f"low must be < high (got low={low}, high={high})")
+        return None
+    if log and low <= 0:
+        spec.at(where, f"a log range needs low > 0 (got low={low})")
+        return None
+    kind = _field_kind(spec.base, _split_path(str(raw)))
+    if kind in ("bool", "other"):
+        spec.at(where, "only numeric fields can be sampled; sweep others with grid:", key=True)
+        return None
+    return float(low), float(high), bool(log)
 
 
 def _read_design_options(block: Mapping[str, Any], method: Any, spec: _Spec) -> None:

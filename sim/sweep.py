@@ -1076,15 +1076,20 @@ def _cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _check_backend(*, workers: int | None, dask: bool, cluster: str | None, client: Any) -> None:
+    """Refuse a choice of more than one Dask backend, or fewer than one worker."""
+    if sum(bool(x) for x in (dask, cluster, client is not None)) > 1:
+        raise SweepError("choose one Dask backend: dask=True, cluster=ADDRESS or client=")
+    if workers is not None and workers < 1:
+        raise SweepError(f"workers must be >= 1 (got {workers})")
+
+
 def _backend(
     *, workers: int | None, dask: bool, cluster: str | None, client: Any, todo: int
 ) -> Any:
-    if sum(bool(x) for x in (dask, cluster, client is not None)) > 1:
-        raise SweepError("choose one Dask backend: dask=True, cluster=ADDRESS or client=")
+    _check_backend(workers=workers, dask=dask, cluster=cluster, client=client)
     if client is not None or cluster:
         return _Dask(client=client, address=cluster)
-    if workers is not None and workers < 1:
-        raise SweepError(f"workers must be >= 1 (got {workers})")
     n = workers if workers is not None else _cores()
     if dask:
         return _Dask(workers=max(1, min(n, todo)))
@@ -1146,41 +1151,67 @@ def run_sweep(
             Dask unavailable (:class:`ClusterUnavailableError`).
         OutputError: The folder cannot be written.
     """
-    from tqdm.auto import tqdm
-
     t0 = time.perf_counter()
     out = Path(out)
-    if sum(bool(x) for x in (dask, cluster, client is not None)) > 1:
-        raise SweepError("choose one Dask backend: dask=True, cluster=ADDRESS or client=")
-    if workers is not None and workers < 1:
-        raise SweepError(f"workers must be >= 1 (got {workers})")
+    _check_backend(workers=workers, dask=dask, cluster=cluster, client=client)
     if dask or cluster or client is not None:
         _distributed()  # fail before touching the folder
     lock, done = _prepare(sweep, out, resume=resume, force=force)
+    tally = _Tally(total=sweep.n_runs, skipped=0)
+    try:
+        label = _run_all(
+            sweep,
+            out,
+            done,
+            tally,
+            backend_options={
+                "workers": workers,
+                "dask": dask,
+                "cluster": cluster,
+                "client": client,
+            },
+            progress=progress,
+            on_run=on_run,
+        )
+    finally:
+        os.close(lock)
+    return SweepReport(
+        out=out,
+        total=sweep.n_runs,
+        ok=tally.ok + tally.skipped,
+        failed=tally.failed,
+        skipped=tally.skipped,
+        seconds=time.perf_counter() - t0,
+        backend=label,
+        failures=tuple(tally.failures[:20]),
+    )
+
+
+def _run_all(
+    sweep: Sweep,
+    out: Path,
+    done: set[str],
+    tally: _Tally,
+    *,
+    backend_options: Mapping[str, Any],
+    progress: bool | None,
+    on_run: Callable[[RunOutcome], None] | None,
+) -> str:
+    """Run the runs not ``done`` on the backend ``backend_options`` choose (see
+    :func:`_backend`), journal them, compact the folder and stamp the manifest finished;
+    returns the backend's label. On any error or interrupt the backend is aborted, the
+    journal closed and the manifest marked interrupted before the error goes on."""
     journal = None
     backend = None
-    tally = _Tally(total=sweep.n_runs, skipped=0)
     try:
         todo = [spec for spec in sweep.specs() if spec.run_id not in done]
         tally.skipped = sweep.n_runs - len(todo)
-        backend = _backend(
-            workers=workers, dask=dask, cluster=cluster, client=client, todo=max(len(todo), 1)
-        )
+        backend = _backend(**backend_options, todo=max(len(todo), 1))
         label = f"{backend.name} ({backend.workers} worker{'s' if backend.workers != 1 else ''})"
         header = _header(sweep, label)
         _write_manifest(sweep, out, header)
         journal = _Journal(out / "manifest.jsonl")
-        if progress is None:
-            progress = sys.stderr.isatty()
-        bar = tqdm(
-            total=sweep.n_runs,
-            initial=tally.skipped,
-            desc=sweep.name,
-            unit="run",
-            disable=not progress,
-            dynamic_ncols=True,
-            leave=True,
-        )
+        bar = _progress_bar(sweep, tally.skipped, progress)
         try:
             _drive(sweep, todo, backend, out, journal, tally, bar, on_run)
         finally:
@@ -1200,17 +1231,24 @@ def run_sweep(
         with contextlib.suppress(Exception):
             _write_manifest(sweep, out, _header(sweep, "interrupted"))
         raise
-    finally:
-        os.close(lock)
-    return SweepReport(
-        out=out,
+    return label
+
+
+def _progress_bar(sweep: Sweep, skipped: int, progress: bool | None) -> Any:
+    """One tqdm bar on stderr over all the sweep's runs, the ``skipped`` ones counted done
+    (shown when ``progress``; None: when stderr is a terminal)."""
+    from tqdm.auto import tqdm
+
+    if progress is None:
+        progress = sys.stderr.isatty()
+    return tqdm(
         total=sweep.n_runs,
-        ok=tally.ok + tally.skipped,
-        failed=tally.failed,
-        skipped=tally.skipped,
-        seconds=time.perf_counter() - t0,
-        backend=label,
-        failures=tuple(tally.failures[:20]),
+        initial=skipped,
+        desc=sweep.name,
+        unit="run",
+        disable=not progress,
+        dynamic_ncols=True,
+        leave=True,
     )
 
 
