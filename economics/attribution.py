@@ -50,6 +50,8 @@ from scipy.linalg import LinAlgError, solve
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import cdist
 
+from ledgerlab.economics.learning import close_pairs
+
 __all__ = [
     "ENGINES",
     "AttributionError",
@@ -61,6 +63,8 @@ __all__ = [
     "compute",
     "influence",
     "knn_shapley",
+    "knn_shapley_arrivals",
+    "knn_shapley_arrivals_given",
     "knn_shapley_engine",
     "loo",
     "per_owner",
@@ -363,6 +367,7 @@ def knn_shapley(
     k: int,
     *,
     chunk_rows: int | None = None,
+    n_classes: int | None = None,
 ) -> FloatArray:
     """Exact KNN-Shapley value of each training point (Jia et al., VLDB 2019), float64 [N].
 
@@ -399,6 +404,12 @@ def knn_shapley(
         Neighbours of the kNN utility (count, >= 1).
     chunk_rows:
         Test points per chunk (count, >= 1); None = automatic. Does not change the result.
+    n_classes:
+        None: the utility above. C (count, >= 1): the **chance-centred** utility, each
+        neighbour's match m counted as m − 1/C, so a label right only by chance is worth 0
+        in expectation and u(∅) = 0 means "no better than guessing". The recursion is
+        linear in m and the differences m_i − m_{i+1} do not change, so every value shifts by
+        the same −c_N / C, and the values sum to the centred u(D) = u(D) − min(K, N)/(K C).
     """
     what = "knn_shapley"
     xt, yt, _ = _training_set(x_train, y_train, None, what)
@@ -407,6 +418,7 @@ def knn_shapley(
     kk = _positive_int(k, what, "k")
     if chunk_rows is not None:
         _positive_int(chunk_rows, what, "chunk_rows")
+    centre = 0.0 if n_classes is None else 1.0 / _positive_int(n_classes, what, "n_classes")
     n, m_test = xt.shape[0], xq.shape[0]
     if m_test == 0:
         raise AttributionError(f"{what}: the test set is empty; pass at least one test point")
@@ -435,7 +447,171 @@ def knn_shapley(
         values -= np.bincount(order.ravel()[1:], weights=d.ravel()[:-1], minlength=n)
     values += prefix_total  # every training point appears once per test point
     values /= m_test
+    if centre:
+        values -= c[-1] * centre  # s_{α_N} = (m_N − 1/C)·c_N: every s_i shifts alike
     return values
+
+
+def knn_shapley_arrivals(
+    x_base: npt.ArrayLike,
+    y_base: npt.ArrayLike,
+    x_new: npt.ArrayLike,
+    y_new: npt.ArrayLike,
+    x_test: npt.ArrayLike,
+    y_test: npt.ArrayLike,
+    k: int,
+    *,
+    n_classes: int | None = None,
+) -> FloatArray:
+    """Exact Shapley value of each *new* point in what the new points add to a base set,
+    float64 [n_new]: the game v(S) = u(B ∪ S) − u(B) over subsets S of the new points, with
+    u the kNN utility of :func:`knn_shapley` (chance-centred with ``n_classes``).
+
+    Why: a contribution's value is what it adds to the data that existed when it arrived.
+    Points arriving together (one epoch's batch) share that addition by Shapley's rule; the
+    base B is always present, so a new point earns only where it enters a test point's K
+    nearest neighbours, and then by how much better its label is than the neighbour it
+    pushes out (an empty slot counts 0). With an empty base this is :func:`knn_shapley` of
+    the new points. The values sum to u(B ∪ new) − u(B).
+
+    Algorithm (derived like Jia et al.'s recursion; checked against brute force in the
+    tests). Per test point, let w_1..w_K be the K nearest base points (missing ones at
+    infinite distance, worth 0) and R the new points strictly closer than w_K (ties go to the
+    base, the earlier data), ranked 1..r by distance then index; new points farther than w_K
+    never enter and are worth 0 for it. For a new point of rank ρ with a_ρ base neighbours
+    at or before it, the number t of new points ahead of it in a random arrival order is
+    uniform on 0..ρ−1, and it displaces w_{K−t} when it is the last new point before the
+    base neighbours fill the K slots. With m̃ = match − centre::
+
+        φ_r = 1/(rK) Σ_{t<r, t+a_r<K} (m̃_r − m̃(w_{K−t}))
+        φ_ρ = φ_{ρ+1} + 1/(ρK) Σ_{t<ρ} [ m̃_ρ − m̃_{ρ+1}      if t + a_{ρ+1} < K
+                                          m̃_ρ − m̃(w_{K−t})   if t + a_ρ < K ≤ t + a_{ρ+1} ]
+
+    The value is the mean over test points. Cost: one KD-tree over the base and a K-nearest
+    query per test point, O(M · n_new) distances in chunks, and O(P · K) for the P
+    (test point, entering new point) pairs — independent of the base's size beyond the
+    tree, so valuing each batch as it arrives stays cheap however large the store grows.
+
+    Parameters
+    ----------
+    x_base, y_base:
+        The data already there [N, d] and its labels [N] (N may be 0).
+    x_new, y_new:
+        The arriving points [n_new, d] and labels [n_new].
+    x_test, y_test:
+        Validation points [M, d] and labels [M]; M >= 1.
+    k:
+        Neighbours of the kNN utility (count, >= 1).
+    n_classes:
+        None: the plain utility; C: the chance-centred one (see :func:`knn_shapley`).
+    """
+    what = "knn_shapley_arrivals"
+    xb, yb, _ = _training_set(x_base, y_base, None, f"{what} (base)")
+    xq = _features(x_test, f"{what} (x_test)")
+    kk = _positive_int(k, what, "k")
+    if xb.shape[0] and xb.shape[1] != xq.shape[1]:
+        raise AttributionError(
+            f"{what}: the base has {xb.shape[1]} features but the test set {xq.shape[1]}"
+        )
+    base_dist = np.full((xq.shape[0], kk), np.inf)
+    base_label = np.full((xq.shape[0], kk), -1, dtype=np.int64)
+    kb = min(kk, xb.shape[0])
+    if kb and xq.shape[0]:
+        d, idx = cKDTree(xb).query(xq, k=list(range(1, kb + 1)))
+        base_dist[:, :kb] = d
+        base_label[:, :kb] = yb[idx]
+    return knn_shapley_arrivals_given(
+        base_dist, base_label, x_new, y_new, xq, y_test, kk, n_classes=n_classes
+    )
+
+
+def knn_shapley_arrivals_given(
+    base_dist: npt.ArrayLike,
+    base_label: npt.ArrayLike,
+    x_new: npt.ArrayLike,
+    y_new: npt.ArrayLike,
+    x_test: npt.ArrayLike,
+    y_test: npt.ArrayLike,
+    k: int,
+    *,
+    n_classes: int | None = None,
+    pairs: tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLike] | None = None,
+) -> FloatArray:
+    """:func:`knn_shapley_arrivals` given each test point's K nearest base points instead of
+    the base: their distances ``base_dist`` [M, K] (ascending, feature units; +inf for an
+    empty slot when the base has fewer than K points) and labels ``base_label`` [M, K]. For
+    a caller that keeps the neighbours up to date as the base changes
+    (``economics.learning.KNearestTable``), so valuing a batch costs nothing that grows
+    with the base. ``pairs`` = (test index, new index, distance) may pass the distances
+    already computed, at least every pair closer than the test point's K-th base
+    neighbour (``economics.learning.close_pairs``); by default they are computed here."""
+    what = "knn_shapley_arrivals"
+    xn = _features(x_new, f"{what} (new)")
+    yn = _labels(y_new, f"{what} (new)", xn.shape[0])
+    xq = _features(x_test, f"{what} (x_test)", xn.shape[1])
+    yq = _labels(y_test, f"{what} (y_test)", xq.shape[0])
+    kk = _positive_int(k, what, "k")
+    centre = 0.0 if n_classes is None else 1.0 / _positive_int(n_classes, what, "n_classes")
+    bd = np.asarray(base_dist, dtype=np.float64)
+    bl = np.asarray(base_label)
+    if bd.shape != (xq.shape[0], kk) or bl.shape != bd.shape:
+        raise AttributionError(
+            f"{what}: base_dist and base_label must be [M, K] = [{xq.shape[0]}, {kk}], got "
+            f"{bd.shape} and {bl.shape}"
+        )
+    if xq.shape[0] == 0:
+        raise AttributionError(f"{what}: the test set is empty; pass at least one test point")
+    if xn.shape[0] == 0:
+        return np.zeros(0, dtype=np.float64)
+    base_m = np.where(np.isfinite(bd), (bl == yq[:, None]) - centre, 0.0)
+    if pairs is None:
+        pairs = close_pairs(xq, xn, bd[:, -1])
+    test, new, dist = (np.asarray(a) for a in pairs)
+    enter = dist < bd[test, -1]  # strictly closer than the K-th base neighbour
+    test, new, dist = test[enter].astype(np.int64), new[enter].astype(np.int64), dist[enter]
+    order = np.lexsort((new, dist, test))
+    test, new, dist = test[order], new[order], dist[order]
+    if test.size == 0:
+        return np.zeros(xn.shape[0], dtype=np.float64)
+    m_new = (yn[new] == yq[test]).astype(np.float64) - centre
+    phi = _arrival_values(test, dist, m_new, bd, base_m, kk)
+    return np.bincount(new, weights=phi, minlength=xn.shape[0]) / xq.shape[0]
+
+
+def _arrival_values(
+    test: IntArray,
+    dist: FloatArray,
+    m_new: FloatArray,
+    base_dist: FloatArray,
+    base_m: FloatArray,
+    k: int,
+) -> FloatArray:
+    """φ per (test, new) pair by the recursion of :func:`knn_shapley_arrivals`, vectorised
+    over pairs: a loop over the K slots, then a reverse cumulative sum per test point."""
+    p = test.size
+    first = np.ones(p, dtype=bool)
+    first[1:] = test[1:] != test[:-1]
+    starts = np.flatnonzero(first)
+    seg = np.cumsum(first) - 1
+    rank = np.arange(p) - starts[seg] + 1  # ρ, 1-based within the test point's pairs
+    ends = np.append(starts[1:], p)  # one past each segment's last pair
+    last = np.arange(p) == ends[seg] - 1
+    ahead = (base_dist[test] <= dist[:, None]).sum(axis=1)  # a_ρ: base points at or before
+    nxt = np.minimum(np.arange(p) + 1, p - 1)
+    ahead_next = np.where(last, k, ahead[nxt])  # the farthest pair has no next new point
+    m_next = m_new[nxt]
+    inc = np.zeros(p)
+    for t in range(k):  # the K neighbour slots; vectorised over pairs
+        shown = t < rank
+        both = ~last & (t + ahead_next < k)
+        alone = (t + ahead < k) & ~both
+        displaced = base_m[test, k - t - 1]
+        term = np.where(both, m_new - m_next, np.where(alone, m_new - displaced, 0.0))
+        inc += np.where(shown, term, 0.0)
+    inc /= rank * k
+    tail = np.cumsum(inc[::-1])[::-1]  # Σ over this pair and every later pair
+    after = np.append(tail, 0.0)[ends[seg]]  # … minus the pairs of later test points
+    return tail - after
 
 
 def _knn_match_prefix(

@@ -22,16 +22,20 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.spatial import cKDTree
+from scipy.spatial.distance import cdist
 
 __all__ = [
     "Classifier",
     "KNNClassifier",
+    "KNearestTable",
     "LearningError",
     "LogisticRegression",
     "NotFittedError",
     "accuracy",
     "apply_trigger",
     "attack_success_rate",
+    "close_pairs",
+    "sorted_member",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -229,6 +233,183 @@ class KNNClassifier:
         # classes have distinct first ranks, so the score has a unique maximum per row.
         score = votes * (k_eff + 1) + (k_eff - first)
         return np.argmax(score, axis=1).astype(np.int64)
+
+
+class KNearestTable:
+    """The nearest points of a changing reference set to fixed query points, kept up to date
+    by each change rather than recomputed: work once per change.
+
+    Why: the ground truth asks, every epoch, for the K nearest training-window points of each
+    of its thousands of validation points; between epochs the window changes by a batch in
+    and the oldest points out, and a KD-tree query in ~10-D costs ~20 µs a point. So the
+    table keeps each query's nearest ``depth`` (> K) points and what it knows exactly: a
+    query's first ``known`` entries are exactly its nearest members. A member leaving shifts
+    the entries up (``known`` falls by one); a joining point closer than the last known entry
+    is merged in (``known`` grows). Only queries left knowing fewer than K are recomputed,
+    from all members — rarely, since ``known`` starts at ``depth`` and drifts both ways.
+
+    Order is by distance, then id (ties go to the lower id, the earlier point). Slots hold id
+    −1 at distance +inf beyond what is known.
+
+    Args:
+        queries: The fixed query points [M, d] (feature units).
+        k: Neighbours guaranteed exact after :meth:`sync` (count, >= 1).
+        depth: Neighbours kept per query (count, >= k); default 3k.
+    """
+
+    def __init__(self, queries: npt.ArrayLike, k: int, depth: int | None = None) -> None:
+        self.queries = _as_features(queries, "KNearestTable")
+        if int(k) != k or k < 1:
+            raise LearningError(f"KNearestTable: k must be an integer >= 1, got {k!r}")
+        self.k = int(k)
+        self.cap = 3 * self.k if depth is None else int(depth)
+        if self.cap < self.k:
+            raise LearningError(f"KNearestTable: depth must be >= k, got {depth!r}")
+        m = self.queries.shape[0]
+        self.dist = np.full((m, self.cap), np.inf)
+        """Distances of each query's nearest members, ascending [M, depth] (feature units)."""
+        self.ids = np.full((m, self.cap), -1, dtype=np.int64)
+        """Their ids [M, depth] (−1: nothing known)."""
+        self.known = np.zeros(m, dtype=np.int64)
+        """Leading entries of each row that are exactly its nearest members."""
+        self.members = np.zeros(0, dtype=np.int64)
+        """The reference ids the table reflects (ascending)."""
+
+    def limit(self) -> FloatArray:
+        """Per query: the distance below which every member is in the table (+inf when the
+        table holds all members; 0 when it knows nothing)."""
+        rows = np.arange(self.known.size)
+        last = self.dist[rows, np.maximum(self.known - 1, 0)]
+        out = np.where(self.known > 0, last, 0.0)
+        return np.where(self.known >= self.members.size, np.inf, out)
+
+    def sync(self, ids: npt.ArrayLike, x: npt.ArrayLike) -> None:
+        """Bring the table to the reference set ``ids`` (ascending int ids into the feature
+        array ``x``): drop the members that left, merge those that joined, and recompute the
+        queries left knowing fewer than K."""
+        new = np.asarray(ids, dtype=np.int64)
+        xa = np.asarray(x, dtype=np.float64)
+        stays = sorted_member(self.members, new)
+        left = self.members[~stays]
+        joined = new[~sorted_member(new, self.members)]
+        if left.size:
+            self._remove(left)
+            self.members = self.members[stays]
+        if joined.size:
+            self.merge(joined, close_pairs(self.queries, xa[joined], self.limit()))
+        self.members = new.copy()
+        self._refresh(xa)
+
+    def merge(self, ids: npt.ArrayLike, pairs: tuple[IntArray, IntArray, FloatArray]) -> None:
+        """Add the points ``ids`` (ascending, all new) as members, given ``pairs`` = (query,
+        index into ``ids``, distance) for every pair closer than :meth:`limit` (more are
+        ignored): e.g. from :func:`close_pairs`."""
+        add = np.asarray(ids, dtype=np.int64)
+        q, j, d = pairs
+        keep = d < self.limit()[q]
+        q, j, d = q[keep], j[keep], d[keep]
+        if q.size:
+            order = np.lexsort((j, d, q))
+            q, j, d = q[order], j[order], d[order]
+            first = np.ones(q.size, dtype=bool)
+            first[1:] = q[1:] != q[:-1]
+            rows = q[first]
+            seg = np.cumsum(first) - 1
+            pos = np.arange(q.size) - np.flatnonzero(first)[seg]
+            width = int(pos.max()) + 1
+            cand_d = np.full((rows.size, width), np.inf)
+            cand_i = np.full((rows.size, width), -1, dtype=np.int64)
+            cand_d[seg, pos] = d
+            cand_i[seg, pos] = add[j]
+            self._put(
+                rows, np.hstack([self.dist[rows], cand_d]), np.hstack([self.ids[rows], cand_i])
+            )
+            self.known[rows] = np.minimum(self.cap, self.known[rows] + np.bincount(seg))
+        if self.members.size and add.size and add[0] <= self.members[-1]:
+            self.members = np.union1d(self.members, add)
+        else:  # the usual case: new ids follow the old ones
+            self.members = np.concatenate([self.members, add])
+
+    def _put(self, rows: IntArray, dist: FloatArray, ids: IntArray) -> None:
+        """Rows ``rows`` become the first ``depth`` of (dist, ids) by (distance, id)."""
+        key_i = np.where(ids < 0, np.iinfo(np.int64).max, ids)
+        order = np.lexsort((key_i, dist), axis=1)[:, : self.cap]
+        self.dist[rows] = np.take_along_axis(dist, order, axis=1)
+        self.ids[rows] = np.take_along_axis(ids, order, axis=1)
+
+    def _remove(self, left: IntArray) -> None:
+        """Drop the members ``left`` (ascending) from every row that holds one."""
+        gone = sorted_member(self.ids, left)
+        rows = np.flatnonzero(gone.any(axis=1))
+        if rows.size == 0:
+            return
+        g = gone[rows]
+        self._put(rows, np.where(g, np.inf, self.dist[rows]), np.where(g, -1, self.ids[rows]))
+        self.known[rows] -= g.sum(axis=1)
+
+    def _refresh(self, x: FloatArray) -> None:
+        """Recompute, from all members, the queries that know fewer than K (or than all
+        members, when there are fewer)."""
+        n = self.members.size
+        rows = np.flatnonzero(self.known < min(self.k, n))
+        if rows.size == 0:
+            return
+        kk = min(self.cap, n)
+        xm = x[self.members]
+        if rows.size * n <= (1 << 22):  # few queries: one distance block beats a tree
+            d = cdist(self.queries[rows], xm)
+            if kk < n:
+                part = np.argpartition(d, kk - 1, axis=1)[:, :kk]
+                d = np.take_along_axis(d, part, axis=1)
+                i = self.members[part]
+            else:
+                i = np.broadcast_to(self.members, d.shape)
+        else:
+            d, idx = cKDTree(xm, leafsize=64).query(self.queries[rows], k=list(range(1, kk + 1)))
+            i = self.members[idx]
+        pad = self.cap - kk
+        self._put(
+            rows,
+            np.hstack([d, np.full((rows.size, pad), np.inf)]),
+            np.hstack([i, np.full((rows.size, pad), -1, dtype=np.int64)]),
+        )
+        self.known[rows] = kk
+
+
+def close_pairs(
+    queries: npt.ArrayLike, x: npt.ArrayLike, limit: npt.ArrayLike
+) -> tuple[IntArray, IntArray, FloatArray]:
+    """Every (query, point, distance) with Euclidean distance < ``limit[query]``, from
+    distance blocks of bounded size: for merging new points into a :class:`KNearestTable`
+    and for finding where they enter the K nearest."""
+    qa = np.asarray(queries, dtype=np.float64)
+    xa = np.asarray(x, dtype=np.float64)
+    lim = np.asarray(limit, dtype=np.float64)
+    rows = max(1, (1 << 20) // max(xa.shape[0], 1))
+    out_q, out_j, out_d = [], [], []
+    for start in range(0, qa.shape[0], rows):  # blocks of queries bound the memory
+        d = cdist(qa[start : start + rows], xa)
+        q, j = np.nonzero(d < lim[start : start + rows, None])
+        out_q.append(q + start)
+        out_j.append(j)
+        out_d.append(d[q, j])
+    if not out_q:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    return (
+        np.concatenate(out_q).astype(np.int64),
+        np.concatenate(out_j).astype(np.int64),
+        np.concatenate(out_d),
+    )
+
+
+def sorted_member(a: npt.ArrayLike, sorted_b: npt.ArrayLike) -> npt.NDArray[np.bool_]:
+    """For each entry of ``a``: whether it is in the ascending array ``sorted_b`` (binary
+    search, O(len(a) log len(b)))."""
+    aa, bb = np.asarray(a), np.asarray(sorted_b)
+    if bb.size == 0 or aa.size == 0:
+        return np.zeros(aa.shape, dtype=bool)
+    pos = np.minimum(np.searchsorted(bb, aa), bb.size - 1)
+    return bb[pos] == aa
 
 
 # ---------------------------------------------------------------------------------------------

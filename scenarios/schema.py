@@ -1185,21 +1185,42 @@ class Chain(_Section):
 
 
 class GroundTruth(_Section):
-    """Ground-truth values (exact KNN-Shapley on a large clean set), computed by the simulator."""
+    """The simulator's yardstick (``sim.fairness``): each accepted point is valued once, as it
+    arrives, by exact KNN-Shapley of the chance-centred kNN utility on a clean set no agent
+    sees — what it adds to the training window that existed — with copies of earlier points
+    worth zero; the fairness rank statistics are measured on a cadence."""
 
     every_epochs: int = Field(
         30,
         ge=0,
         le=_MAX_EPOCHS,
-        description="Cadence of ground-truth valuation; 0 = only after the last epoch (epochs).",
+        description="Cadence of the fairness rank statistics (Spearman, Kendall, gaps); "
+        "values and fair rewards are kept every epoch; 0 = only at the last epoch (epochs).",
     )
     k: int = Field(5, ge=1, le=10_000, description="K of the ground-truth KNN-Shapley (points).")
-    validation_points: int = Field(
-        300,
+    validation_points: int | None = Field(
+        None,
         ge=1,
         le=100_000_000,
-        description="Points of each datanet's ground-truth set used per valuation, at most "
-        "its ground_truth_points (points).",
+        description="Clean points of each datanet's ground-truth set the values are measured "
+        "on, at most its ground_truth_points; null = 1,000 or all of them if fewer (points).",
+    )
+    backdoor_probe_share: float = Field(
+        0.2,
+        ge=0,
+        lt=1,
+        description="With backdoor poisoners: share of the ground-truth validation set made "
+        "of triggered probes (clean points of the non-target classes with the trigger set, "
+        "labelled with their true class), so backdoor points are valued by the harm they do "
+        "(fraction).",
+    )
+    copy_distance: float | None = Field(
+        None,
+        gt=0,
+        le=1e6,
+        description="A point within this distance of an earlier point with the same label is "
+        "a copy, worth zero; null = the dedup defence's near_duplicate_distance when it is "
+        "configured and > 0, else 0.05 (feature units).",
     )
 
 
@@ -1691,7 +1712,8 @@ def _point_count_problems(s: Scenario) -> _Problems:
     validator vote needs validators."""
     problems: _Problems = []
     gt_points = min(d.ground_truth_points for d in s.datanets)
-    if s.attribution.ground_truth.validation_points > gt_points:
+    gt_validation = s.attribution.ground_truth.validation_points
+    if gt_validation is not None and gt_validation > gt_points:
         problems.append(
             (
                 ("attribution", "ground_truth", "validation_points"),

@@ -4,9 +4,10 @@ Ledger accounts are integer ids (``economics.ledger``). Beside the ledger's toke
 registry keeps one row per account in a :class:`~agents.base.ColumnStore`: the account's
 role, the row of its individual in that role set, whether it is an adversary, the epoch it
 joined, and its cumulative outcomes (rewards, fair rewards, accepted points, ground-truth
-value). Role sets open their accounts here (:meth:`Accounts.register`), sybil operators fund
-their identities here (:meth:`Accounts.fund`: the funding graph a sybil defence analyses),
-and the protocol's own five accounts are the first opened.
+values of its points in the window and of all its accepted points). Role sets open their
+accounts here (:meth:`Accounts.register`), sybil operators fund their identities here
+(:meth:`Accounts.fund`: the funding graph a sybil defence analyses), and the protocol's own
+five accounts are the first opened.
 
 The registry implements ``agents.base.AccountRegistry``, all that role sets see of it.
 """
@@ -31,7 +32,8 @@ REGISTRY_COLUMNS: dict[str, type] = {
     "reward_tokens": np.float64,  # cumulative rewards paid
     "fair_reward_tokens": np.float64,  # cumulative rewards it would have been paid by true value
     "points_accepted": np.int64,  # cumulative accepted points
-    "ground_truth_value": np.float64,  # true value of its points at the last valuation
+    "ground_truth_value": np.float64,  # arrival value of its points in the training window
+    "ground_truth_value_accepted": np.float64,  # arrival value of all its accepted points
 }
 """The registry's per-account columns (the snapshot's columns of the same names)."""
 

@@ -1,15 +1,36 @@
 """The simulator's yardstick: ground-truth values, fair rewards and fairness KPIs.
 
-The value of a contribution is measured by the simulator, never by the engine under test:
-exact KNN-Shapley (``economics.metrics.ground_truth_values``) of every training point
-against each datanet's large clean set no agent sees, summed per account. On its cadence
-(``attribution.ground_truth.every_epochs``, and after the last epoch) the rewards paid since
-the previous valuation are split by the positive part of those values: the *fair* rewards.
-Fairness KPIs compare cumulative rewards with cumulative fair rewards, so early contributors
-whose points have left the training window stay in the picture.
+**The value of a contribution is what it adds to a clean model at the time it arrived,
+judged on data no agent sees** (DESIGN.md, "Ground truth and fairness"). Never the engine
+under test:
 
-The counterfactual accuracy (a kNN trained on honest contributors' points only) is measured
-on the same cadence.
+* **Provenance.** Each epoch's accepted batch is valued once, when it is accepted, against
+  the training window that existed when it was submitted (the accepted points before the
+  batch, restricted to the datanet's ``window_points``): exact Shapley values of the batch's
+  points in what they add to that window (``economics.attribution.knn_shapley_arrivals``).
+  A point within ``copy_distance`` of any earlier point with the same label — another
+  owner's or its own, in the window or long gone — is a copy: worth zero and not a player
+  (the later point of two in one batch is the copy). Values are stored per point.
+* **Chance-centred utility.** u(S) = mean over validation points of (1/K)·Σ over the K
+  nearest of (1[label = y] − 1/C): a label right only by chance is worth 0 in expectation,
+  and u(∅) = 0 means "no better than guessing". A point that *displaces* a correct neighbour
+  with a coin-flip label is worth less than 0 in expectation — it makes the model worse;
+  only where it displaces nothing (or a neighbour no better than chance) is a random label
+  worth exactly 0 in expectation.
+* **Backdoors count.** With backdoor poisoners in the scenario, the validation set includes
+  triggered probes (``backdoor_probe_share`` of it): clean points of the non-target classes
+  with the trigger written in, labelled with their true class — the queries attack success
+  counts — so a backdoor point is worth less than nothing.
+
+**Fair rewards.** Each epoch the rewards actually paid are split, per datanet in proportion
+to its reward pool, by the positive part of each individual's value v⁺, where an
+individual's value is the sum of the arrival values of its points **in the training window
+now**: those are the points any engine could pay for this epoch (models train on the window,
+engines value it, retrieval credits it), so a point that has aged out earns its owner nothing
+in the fair counterfactual either. Cumulative fair rewards are kept per account.
+
+Fairness rank statistics compare cumulative rewards with cumulative fair rewards on the
+``every_epochs`` cadence and at the last epoch (:func:`fairness_kpis`).
 """
 
 from __future__ import annotations
@@ -19,8 +40,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from ledgerlab.economics import metrics as M
-from ledgerlab.economics.attribution import per_owner
+from ledgerlab.economics.attribution import knn_shapley_arrivals_given, per_owner
+from ledgerlab.economics.defenses import CopyIndex
+from ledgerlab.economics.learning import KNearestTable, apply_trigger, close_pairs
 from ledgerlab.scenarios.schema import GroundTruth as GroundTruthSpec
+from ledgerlab.scenarios.schema import Poisoners
 from ledgerlab.sim.accounts import Accounts
 from ledgerlab.sim.world import DatanetState
 
@@ -33,71 +57,221 @@ FAIRNESS_KPIS = (
     "gini_rewards",
     "nakamoto_rewards",
 )
-"""Fairness KPIs, measured on ground-truth epochs only (NaN in between)."""
+"""Fairness KPIs, measured on the fairness cadence only (NaN in between)."""
+
+DEFAULT_VALIDATION_POINTS = 1_000
+"""Clean validation points of the ground truth when the scenario sets none (points): each
+point is valued where it enters one of their K nearest, so more points give smoother values
+at a cost linear in their number."""
+
+DEFAULT_COPY_DISTANCE = 0.05
+"""Copy distance when the scenario sets none and has no dedup defence with a positive
+``near_duplicate_distance`` (feature units): the dedup defence's default."""
 
 
 @dataclass
-class GroundTruth:
-    """The ground-truth valuation's state across epochs.
+class DatanetTruth:
+    """The yardstick's state for one datanet.
 
     Attributes:
-        spec: The scenario's ``attribution.ground_truth`` section.
-        horizon_epochs: The run's epochs (the last one is always valued).
-        rewards_since_tokens: Rewards paid since the last valuation (tokens).
-        valued_epoch: Epoch of the last valuation (-1: none yet).
-        honest_only_accuracy: Clean accuracy of the honest-only counterfactual at the last
-            valuation, mean over datanets (fraction; NaN before any).
+        x_val, y_val: The ground-truth validation set: clean points, then triggered probes.
+        base: Each validation point's K nearest points of the window last valued against,
+            kept up to date as the window changes.
+        copies: Every point accepted so far, for the copy check.
+        values: Arrival value of each stored point (utility units: chance-centred kNN
+            accuracy), 0 for copies and the seed data; aligned with the store's rows.
+        copy: Whether each stored point is a copy.
     """
 
-    spec: GroundTruthSpec
-    horizon_epochs: int
-    rewards_since_tokens: float = 0.0
-    valued_epoch: int = -1
-    honest_only_accuracy: float = float("nan")
+    x_val: np.ndarray
+    y_val: np.ndarray
+    base: KNearestTable
+    copies: CopyIndex
+    values: np.ndarray
+    copy: np.ndarray
+
+    def grow(self, n: int) -> None:
+        """Make room for ``n`` stored points (new rows start at 0, not copies)."""
+        if self.values.size < n:
+            size = max(n, 2 * self.values.size)
+            self.values = np.concatenate([self.values, np.zeros(size - self.values.size)])
+            self.copy = np.concatenate([self.copy, np.zeros(size - self.copy.size, dtype=bool)])
+
+
+def validation_set(
+    state: DatanetState, spec: GroundTruthSpec, poisoners: Poisoners
+) -> tuple[np.ndarray, np.ndarray]:
+    """A datanet's ground-truth validation set: ``spec.validation_points`` clean points
+    (:data:`DEFAULT_VALIDATION_POINTS` or all, if fewer, when null), plus — with backdoor poisoners — triggered probes making up
+    ``backdoor_probe_share`` of the set: the first clean points of the non-target classes
+    with the trigger written in, labelled with their true class (as attack success counts
+    them). The simulator knows the attack; the engine under test never sees this set."""
+    n = spec.validation_points or min(DEFAULT_VALIDATION_POINTS, state.x_gt.shape[0])
+    x, y = state.x_gt[:n], state.y_gt[:n]
+    share = spec.backdoor_probe_share
+    if poisoners.backdoor <= 0 or share <= 0:
+        return x, y
+    source = np.flatnonzero(y != poisoners.backdoor_target_class)
+    n_probe = min(source.size, round(share * n / (1.0 - share)))
+    probe = source[:n_probe]
+    x_probe = apply_trigger(
+        x[probe], poisoners.backdoor_trigger_features, poisoners.backdoor_trigger_value
+    )
+    return np.vstack([x, x_probe]), np.concatenate([y, y[probe]])
+
+
+def copy_distance(spec: GroundTruthSpec, defenses: tuple[object, ...]) -> float:
+    """The copy distance: the scenario's, else the dedup defence's positive
+    ``near_duplicate_distance``, else :data:`DEFAULT_COPY_DISTANCE` (feature units)."""
+    if spec.copy_distance is not None:
+        return float(spec.copy_distance)
+    for d in defenses:
+        eps = getattr(d, "near_duplicate_distance", None)
+        if getattr(d, "kind", None) == "dedup" and eps:
+            return float(eps)
+    return DEFAULT_COPY_DISTANCE
+
+
+class GroundTruth:
+    """The ground-truth valuation across epochs (see the module docstring).
+
+    Args:
+        spec: The scenario's ``attribution.ground_truth`` section.
+        horizon_epochs: The run's epochs (the last one is always measured).
+        datanets: The datanets, with their seed data already stored (indexed for the copy
+            check, valued 0: the protocol's).
+        poisoners: The scenario's poisoners (the backdoor's trigger, for the probes).
+        radius: The copy distance (feature units).
+    """
+
+    def __init__(
+        self,
+        spec: GroundTruthSpec,
+        horizon_epochs: int,
+        datanets: list[DatanetState],
+        poisoners: Poisoners,
+        radius: float,
+    ) -> None:
+        self.spec = spec
+        self.horizon_epochs = horizon_epochs
+        self.honest_only_accuracy = float("nan")
+        """Clean accuracy of a kNN on honest contributors' points only, mean over datanets,
+        at the last fairness epoch (fraction; NaN before any)."""
+        self.datanets: list[DatanetTruth] = []
+        for state in datanets:
+            x_val, y_val = validation_set(state, spec, poisoners)
+            n = state.store.size
+            truth = DatanetTruth(
+                x_val,
+                y_val,
+                KNearestTable(x_val, spec.k),
+                CopyIndex(radius),
+                np.zeros(n),
+                np.zeros(n, dtype=bool),
+            )
+            truth.copies.add(state.store.x, state.store.y)
+            self.datanets.append(truth)
 
     def due(self, epoch: int) -> bool:
-        """Whether ``epoch`` is a valuation epoch (on the cadence, or the last)."""
+        """Whether ``epoch`` is a fairness epoch (on the cadence, or the last)."""
         every = self.spec.every_epochs
         return bool(every and epoch % every == 0) or epoch == self.horizon_epochs - 1
 
-    def value(self, epoch: int, datanets: list[DatanetState], accounts: Accounts) -> None:
-        """Value every account's training points, add the fair split of the rewards paid
-        since the previous valuation, and measure the honest-only counterfactual."""
+    def value_arrivals(
+        self, d: int, state: DatanetState, rows: np.ndarray, accounts: Accounts
+    ) -> None:
+        """Value datanet ``d``'s points just stored at ``rows`` (one batch, consecutive rows)
+        against the window that existed before them; copies are worth 0. Adds each owner's
+        arrival values to its ``ground_truth_value_accepted``."""
+        truth = self.datanets[d]
+        store = state.store
+        truth.grow(store.size)
+        if rows.size == 0:
+            return
+        x, y = store.x[rows], store.y[rows]
+        copy = truth.copies.copies(x, y)
+        truth.copies.add(x, y)
+        truth.copy[rows] = copy
+        table = truth.base
+        table.sync(state.training_rows(before=int(rows[0])), store.x)
+        pairs = close_pairs(truth.x_val, x, table.limit())  # every batch point, copies too
+        if not copy.all():
+            q, j, dist = pairs
+            player = ~copy[j]
+            position = np.cumsum(~copy) - 1  # a batch point's index among the non-copies
+            k = self.spec.k
+            near = table.ids[:, :k]
+            labels = np.where(near >= 0, store.y[np.maximum(near, 0)], -1)
+            truth.values[rows[~copy]] = knn_shapley_arrivals_given(
+                table.dist[:, :k],
+                labels,
+                x[~copy],
+                y[~copy],
+                truth.x_val,
+                truth.y_val,
+                k,
+                n_classes=state.spec.n_classes,
+                pairs=(q[player], position[j[player]], dist[player]),
+            )
+        table.merge(rows, pairs)  # the next batch's base: this window and this batch
+        value = per_owner(truth.values[rows], store.owner[rows], accounts.n)
+        value[accounts.protocol.ids] = 0.0
+        accounts.cols.ground_truth_value_accepted[:] += value
+
+    def measure_honest_only(
+        self, epoch: int, datanets: list[DatanetState], accounts: Accounts
+    ) -> None:
+        """The honest-only counterfactual accuracy (kNN on honest owners' window points)."""
         honest = ~accounts.cols.adversary
         accs = [s.honest_only_accuracy_at(epoch, s.spec.k, honest) for s in datanets]
         finite = [a for a in accs if np.isfinite(a)]
         self.honest_only_accuracy = float(np.mean(finite)) if finite else np.nan
-        value = np.zeros(accounts.n)
-        for state in datanets:
+
+    def window_values(self, datanets: list[DatanetState], accounts: Accounts) -> np.ndarray:
+        """Per datanet and account [datanets, accounts]: the arrival values of the account's
+        points in the training window now (protocol accounts 0)."""
+        out = np.zeros((len(datanets), accounts.n))
+        for d, state in enumerate(datanets):
+            truth = self.datanets[d]
+            truth.grow(state.store.size)
             rows = state.training_rows()
-            if rows.size == 0:
-                continue
-            n = min(self.spec.validation_points, state.x_gt.shape[0])
-            v = M.ground_truth_values(
-                state.store.x[rows],
-                state.store.y[rows],
-                state.x_gt[:n],
-                state.y_gt[:n],
-                self.spec.k,
-            )
-            value += per_owner(v, state.store.owner[rows], value.size)
-        value[accounts.protocol.ids] = 0.0
-        accounts.cols.ground_truth_value[:] = value
-        self.valued_epoch = epoch
+            out[d] = per_owner(truth.values[rows], state.store.owner[rows], accounts.n)
+        out[:, accounts.protocol.ids] = 0.0
+        return out
+
+    def split_rewards(
+        self,
+        paid_tokens: float,
+        pool_share: np.ndarray,
+        datanets: list[DatanetState],
+        accounts: Accounts,
+    ) -> np.ndarray:
+        """The fair split of this epoch's rewards (tokens per account): ``paid_tokens``
+        shared over datanets by ``pool_share`` (each datanet's share of the reward pools),
+        then within each by v⁺ of the window values. A datanet where nobody has positive
+        value assigns nothing. Updates the registry's ``ground_truth_value`` (window values
+        summed over datanets) and ``fair_reward_tokens``."""
+        value = self.window_values(datanets, accounts)
+        accounts.cols.ground_truth_value[:] = value.sum(axis=0)
         pos = np.maximum(value, 0.0)
-        if pos.sum() > 0 and self.rewards_since_tokens > 0:
-            accounts.cols.fair_reward_tokens[:] += self.rewards_since_tokens * pos / pos.sum()
-        self.rewards_since_tokens = 0.0
+        total = pos.sum(axis=1)
+        fair = np.zeros(accounts.n)
+        if paid_tokens > 0:
+            live = total > 0
+            budget = paid_tokens * pool_share[live] / total[live]
+            fair = (pos[live] * budget[:, None]).sum(axis=0)
+        accounts.cols.fair_reward_tokens[:] += fair
+        return fair
 
 
-def fairness_kpis(epoch: int, truth: GroundTruth, accounts: Accounts) -> dict[str, float]:
+def fairness_kpis(epoch: int, truth: GroundTruth | None, accounts: Accounts) -> dict[str, float]:
     """Fairness of cumulative rewards against cumulative fair rewards, over every individual
-    with at least one accepted point (:data:`FAIRNESS_KPIS`; NaN unless ``epoch`` was a
-    valuation epoch with two contributors or more)."""
+    with at least one accepted point (:data:`FAIRNESS_KPIS`; NaN unless ``epoch`` is a
+    fairness epoch with two contributors or more)."""
     cols = accounts.cols
     contrib = np.flatnonzero(cols.points_accepted > 0)
     contrib = contrib[~np.isin(contrib, accounts.protocol.ids)]
-    if truth.valued_epoch != epoch or contrib.size < 2:
+    if truth is None or not truth.due(epoch) or contrib.size < 2:
         return dict.fromkeys(FAIRNESS_KPIS, np.nan)
     r = cols.reward_tokens[contrib]
     v = cols.fair_reward_tokens[contrib]

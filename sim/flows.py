@@ -131,6 +131,8 @@ class RewardFlows:
         total_tokens: Sum of ``paid_tokens``.
         recipients: Accounts paid (one batch claim each).
         by_role_tokens: Reward per contributing role (tokens).
+        fair_tokens: The fair split of ``total_tokens`` by true value (tokens per account;
+            zeros without a ground truth).
     """
 
     emission_tokens: float
@@ -138,6 +140,7 @@ class RewardFlows:
     total_tokens: float
     recipients: int
     by_role_tokens: dict[str, float]
+    fair_tokens: np.ndarray
 
 
 @dataclass

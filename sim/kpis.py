@@ -8,8 +8,8 @@ reports it:
   individuals); a row holds its sum over the epochs since the previous row, so column
   totals stay the run's totals.
 * ``stock`` — a level or a rate at the row's epoch (price, supply, accuracy, inflation).
-* ``fairness`` — measured on ground-truth epochs only; a row holds the latest measurement
-  in its interval (NaN if none).
+* ``fairness`` — measured on the fairness cadence only (``attribution.ground_truth``); a
+  row holds the latest measurement in its interval (NaN if none).
 
 :data:`KPI_NAMES`, :data:`FLOW_KPIS` and the summary are derived from :data:`KPIS`; a KPI's
 position in :data:`KPI_NAMES` is its column, so a row is one float64 vector
@@ -160,9 +160,9 @@ every other column is the value at the row's epoch (fairness KPIs: the latest gr
 measurement in the interval, NaN if none)."""
 
 FINAL_VALUATION_KPIS = (*FAIRNESS_KPIS, "accuracy_honest_only")
-"""Columns whose value on a run's *last* row includes the valuation made after the last
-epoch (``attribution.ground_truth``: "0 = only after the last epoch"), so on that one row
-they depend on the horizon by definition. Every other value of every row depends only on
+"""Columns measured on the fairness cadence *and at the last epoch*
+(``attribution.ground_truth.every_epochs``: "0 = only at the last epoch"), so on a run's
+last row they depend on the horizon by definition. Every other value of every row depends only on
 the scenario and the epochs up to its own: the first N rows of a longer run equal a run of
 N epochs bit for bit (random streams are drawn epoch by epoch), except these columns on
 the shorter run's last row — and, with ``collect.metrics_every_epochs`` > 1, that last

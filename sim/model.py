@@ -29,7 +29,7 @@ from ledgerlab.sim import build, genesis
 from ledgerlab.sim.accounts import Accounts
 from ledgerlab.sim.build import ModelSetupError
 from ledgerlab.sim.defenses import DefensePipeline
-from ledgerlab.sim.fairness import GroundTruth
+from ledgerlab.sim.fairness import GroundTruth, copy_distance
 from ledgerlab.sim.flows import EpochFlows
 from ledgerlab.sim.kpis import FLOW_KPIS, KPI_NAMES, summary_of
 from ledgerlab.sim.phases import churn, collect, consume, contribute, market, reward, settle, train
@@ -118,7 +118,10 @@ class EconomyModel(mesa.Model):
         fees, net_fees = build.inference_fees(sc.datanets)
         self.pricing = consume.Pricing(fees, net_fees, build.fee_split(sc.tokenomics.fee_split))
         self.trail = RetrievalTrail(sc.attribution)
-        self.truth = GroundTruth(sc.attribution.ground_truth, sc.epochs)
+        gt = sc.attribution.ground_truth
+        self.truth = GroundTruth(
+            gt, sc.epochs, self.datanets, sc.population.poisoners, copy_distance(gt, sc.defenses)
+        )
         circulating = M.circulating_supply(
             self.ledger.balance, self.ledger.staked, self.ledger.bonded, self.ledger.locked
         )
@@ -142,7 +145,8 @@ class EconomyModel(mesa.Model):
             epoch, self.vesting, sc.tokenomics.sell_policies, r.sellers, ex, self.order_flow,
             s["market"])
         f.contribution = contribute.submit_and_screen(
-            epoch, r.contributors, s, dns, self.defenses, acc, sc.population, f.defense)
+            epoch, r.contributors, s, dns, self.defenses, acc, sc.population, f.defense,
+            self.truth)
         train.retrain(epoch, r.builders, dns, sc.population.poisoners)
         f.consumption = consume.serve_inferences(
             epoch, r.builders, r.consumers, r.wash, dns, self.pricing, ex, acc.protocol,

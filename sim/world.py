@@ -75,10 +75,13 @@ class DatanetState:
             grown[: self.values.shape[0]] = self.values
             self.values = grown
 
-    def training_rows(self) -> np.ndarray:
+    def training_rows(self, before: int | None = None) -> np.ndarray:
         """Rows a model trains on and attribution values: the active points, restricted to
-        the most recent ``window_points`` if the scenario sets a window."""
+        the most recent ``window_points`` if the scenario sets a window. With ``before``, the
+        window as it was before row ``before`` was stored (the rows before it)."""
         rows = self.store.accepted()
+        if before is not None:
+            rows = rows[: np.searchsorted(rows, before)]
         window = self.spec.window_points
         if window and rows.size > window:
             rows = rows[-window:]

@@ -13,7 +13,12 @@ from ledgerlab.economics.defenses.base import (
     ScreenResult,
     combine,
 )
-from ledgerlab.economics.defenses.dedup import DedupParams, content_hash, screen_duplicates
+from ledgerlab.economics.defenses.dedup import (
+    CopyIndex,
+    DedupParams,
+    content_hash,
+    screen_duplicates,
+)
 from ledgerlab.economics.defenses.quality_filter import (
     QualityFilterParams,
     RobustStats,
@@ -68,6 +73,7 @@ from ledgerlab.economics.defenses.wash_guard import (
 
 __all__ = [
     "BondBook",
+    "CopyIndex",
     "DedupParams",
     "DefenseError",
     "DefenseInputError",

@@ -52,6 +52,7 @@ from ledgerlab.economics.defenses.base import (
 )
 
 __all__ = [
+    "CopyIndex",
     "DedupParams",
     "content_hash",
     "screen_duplicates",
@@ -288,3 +289,81 @@ def screen_duplicates(
     return ScreenResult.from_masks(
         "dedup", ~flagged, flagged, severity, reasons=(("exact", exact), ("near", near))
     )
+
+
+# --------------------------------------------------------------------------------------
+# copy index (the ground truth's provenance check)
+# --------------------------------------------------------------------------------------
+
+
+class CopyIndex:
+    """Every point accepted so far, indexed to tell copies from new data.
+
+    Why: a copy adds nothing, so the simulator's yardstick values it at zero whoever made it
+    and whoever holds the original — including copies of points that have left the training
+    window, and an owner's copies of its own points (which the dedup *defence* exempts).
+
+    A point is a **copy** when an earlier point with the **same label** lies at Euclidean
+    distance ``< radius`` (feature units): a point indexed before, or one earlier in the same
+    batch (the later one is the copy). A point at the same place with another label is not
+    a copy — it contradicts the original, and the ground truth values it as such. Exact
+    copies are at distance 0, so ``radius`` > 0 covers them.
+
+    The index is append-only and grows with every accepted point, so it is a log-structured
+    forest of KD-trees: each :meth:`add` makes the batch a new tree and merges the newest
+    trees while the older is at most twice the newer's size (O(log N) trees; each point is
+    re-indexed O(log N) times over a run). Labels are an extra coordinate spaced ``2 ·
+    radius`` apart, so one tree serves all classes and different labels are never within
+    ``radius``. :meth:`copies` queries each tree once (nearest neighbour within ``radius``)
+    and pairs the batch with itself once: vectorised, no loop over points.
+
+    Args:
+        radius: Copy distance (feature units, > 0), e.g. the dedup defence's
+            ``near_duplicate_distance``.
+    """
+
+    def __init__(self, radius: float) -> None:
+        self.radius = check_float(
+            "CopyIndex", "radius", radius, 0.0, low_open=True, exc=DefenseInputError
+        )
+        self._levels: list[tuple[FloatArray, cKDTree]] = []
+
+    @property
+    def size(self) -> int:
+        """Points indexed so far."""
+        return sum(x.shape[0] for x, _ in self._levels)
+
+    def _augmented(self, x: npt.ArrayLike, y: npt.ArrayLike) -> FloatArray:
+        xa = as_features("CopyIndex", "x", x)
+        ya = as_int_vector("CopyIndex", "y", y, low=None)
+        same_length("CopyIndex", x=xa, y=ya)
+        return np.hstack([xa, (2.0 * self.radius) * ya[:, None].astype(np.float64)])
+
+    def copies(self, x: npt.ArrayLike, y: npt.ArrayLike) -> BoolArray:
+        """For each point of a batch (features [n, d], labels [n], in batch order): whether it
+        is a copy of an indexed point or of a point earlier in the batch."""
+        xa = self._augmented(x, y)
+        out = np.zeros(xa.shape[0], dtype=np.bool_)
+        if xa.shape[0] == 0:
+            return out
+        for _, tree in self._levels:  # O(log N) trees
+            dist, _ = tree.query(xa, k=1, distance_upper_bound=self.radius)
+            out |= np.isfinite(dist)
+        if xa.shape[0] > 1:
+            strict = np.nextafter(self.radius, 0.0)  # query_pairs counts distance <= r
+            pairs = cKDTree(xa).query_pairs(strict, output_type="ndarray")
+            if pairs.size:
+                out[pairs.max(axis=1)] = True  # the later point of each close pair
+        return out
+
+    def add(self, x: npt.ArrayLike, y: npt.ArrayLike) -> None:
+        """Index a batch of accepted points (features [n, d], labels [n])."""
+        xa = self._augmented(x, y)
+        if xa.shape[0] == 0:
+            return
+        self._levels.append((xa, cKDTree(xa)))
+        while len(self._levels) > 1 and self._levels[-2][0].shape[0] <= 2 * xa.shape[0]:
+            newer, _ = self._levels.pop()
+            older, _ = self._levels.pop()
+            xa = np.vstack([older, newer])
+            self._levels.append((xa, cKDTree(xa)))

@@ -274,7 +274,8 @@ SNAPSHOT_COLUMNS = (
     "cost_usd",
 )
 """Columns of an agent snapshot taken from the role sets; the registry adds
-``points_accepted``, ``ground_truth_value`` and ``fair_reward_tokens``."""
+``points_accepted``, ``ground_truth_value`` (its points in the training window),
+``ground_truth_value_accepted`` (all its accepted points) and ``fair_reward_tokens``."""
 
 
 def agent_snapshot(model: EconomyModel) -> pd.DataFrame:
@@ -289,6 +290,7 @@ def agent_snapshot(model: EconomyModel) -> pd.DataFrame:
         f = f[list(SNAPSHOT_COLUMNS)].copy()
         f["points_accepted"] = cols.points_accepted[acct]
         f["ground_truth_value"] = cols.ground_truth_value[acct]
+        f["ground_truth_value_accepted"] = cols.ground_truth_value_accepted[acct]
         f["fair_reward_tokens"] = cols.fair_reward_tokens[acct]
         frames.append(f)
     out = pd.concat(frames, ignore_index=True)

@@ -15,6 +15,7 @@ from ledgerlab.scenarios.schema import Population
 from ledgerlab.sim import datanet as dn
 from ledgerlab.sim.accounts import Accounts
 from ledgerlab.sim.defenses import DefensePipeline, ScreenContext
+from ledgerlab.sim.fairness import GroundTruth
 from ledgerlab.sim.flows import ContributionFlows, DefenseFlows
 from ledgerlab.sim.world import DatanetState
 
@@ -36,9 +37,11 @@ def submit_and_screen(
     accounts: Accounts,
     population: Population,
     defense_flows: DefenseFlows,
+    truth: GroundTruth | None,
 ) -> ContributionFlows:
     """Plan, generate, screen and store the epoch's submissions (each role plans on the
-    stream of its name; points are drawn from the ``contribute`` stream)."""
+    stream of its name; points are drawn from the ``contribute`` stream); the ground truth
+    values each accepted batch as it is stored."""
     plans = [rs.plan(streams[rs.role]) for rs in submitters]
     flows = ContributionFlows(
         plans=plans,
@@ -59,8 +62,10 @@ def submit_and_screen(
         )
         accept = defenses.screen(ctx, defense_flows)
         accepted = batch.select(accept)
-        state.store.append(accepted, epoch=epoch)
+        rows = state.store.append(accepted, epoch=epoch)
         state.sync_columns()
+        if truth is not None:
+            truth.value_arrivals(d, state, rows, accounts)
         accounts.cols.points_accepted[:] += np.bincount(accepted.owner, minlength=accounts.n)
         flows.points_accepted += accepted.size
         flows.points_rejected += batch.size - accepted.size

@@ -2,7 +2,7 @@
 cadence; per-inference engines use this epoch's retrieval credit), the defences adjust the
 per-account weights, and the contributors' fee escrow plus the epoch's emission is paid out
 by positive weight (``economics.fees.contributor_payouts``). Bonds whose challenge window
-ends are settled; the ground truth is refreshed on its own cadence."""
+ends are settled; the ground truth splits what was paid by true value (the fair rewards)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ def attribute_and_pay(
     accounts: Accounts,
     exchange: Exchange,
     contributors: Sequence[RoleSet],
-    truth: GroundTruth,
+    truth: GroundTruth | None,
     rng: np.random.Generator,
     defense_flows: DefenseFlows,
 ) -> RewardFlows:
@@ -50,7 +50,8 @@ def attribute_and_pay(
     fees_total = consumption.contributors_tokens
     paid = np.zeros(n_acct)
     weights_by_datanet: list[np.ndarray] = []
-    for state, f in zip(datanets, fees, strict=True):
+    pools = np.zeros(len(datanets))
+    for d, (state, f) in enumerate(zip(datanets, fees, strict=True)):
         share = (
             f.contributors_tokens / fees_total if fees_total > 0 else 1.0 / max(len(datanets), 1)
         )
@@ -59,7 +60,8 @@ def attribute_and_pay(
         value[accounts.protocol.ids] = 0.0
         weights = defenses.adjust_weights(np.maximum(value, 0.0))
         weights_by_datanet.append(weights)
-        paid += contributor_payouts(f.contributors_tokens + emitted * share, weights)
+        pools[d] = f.contributors_tokens + emitted * share
+        paid += contributor_payouts(pools[d], weights)
 
     def independent(n: int) -> np.ndarray:
         return independent_contributor_fees(n, datanets, fees, weights_by_datanet, engine)
@@ -67,21 +69,25 @@ def attribute_and_pay(
     paid = defenses.cap_rewards(paid, defense_flows, independent)
     total, recipients = pay_rewards(paid, led, accounts)
     accounts.cols.reward_tokens[:n_acct] += paid
-    truth.rewards_since_tokens += total
     for rs in contributors:
         rs.cols.reward_tokens[:] += paid[rs.cols.account]
     by_role = {
         rs.role: float(paid[accounts.of_role(rs.role)[:n_acct]].sum()) for rs in contributors
     }
     defenses.after_rewards(exchange.price_usd, defense_flows)
-    if truth.due(epoch):
-        truth.value(epoch, datanets, accounts)
+    fair = np.zeros(n_acct)
+    if truth is not None:
+        pool_share = pools / pools.sum() if pools.sum() > 0 else np.zeros_like(pools)
+        fair = truth.split_rewards(total, pool_share, datanets, accounts)[:n_acct]
+        if truth.due(epoch):
+            truth.measure_honest_only(epoch, datanets, accounts)
     return RewardFlows(
         emission_tokens=emitted,
         paid_tokens=paid,
         total_tokens=total,
         recipients=recipients,
         by_role_tokens=by_role,
+        fair_tokens=fair,
     )
 
 

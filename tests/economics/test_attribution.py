@@ -29,6 +29,8 @@ from ledgerlab.economics.attribution import (
     compute,
     influence,
     knn_shapley,
+    knn_shapley_arrivals,
+    knn_shapley_arrivals_given,
     loo,
     per_owner,
     retrieval,
@@ -41,23 +43,24 @@ from ledgerlab.economics.learning import LogisticRegression
 # ------------------------------------------------------------------------ naive references
 
 
-def naive_knn_utility(xt, yt, xv, yv, k, subset) -> float:
+def naive_knn_utility(xt, yt, xv, yv, k, subset, centre: float = 0.0) -> float:
     """u(S) by the definition: per validation point, sort S by (distance, index) with Python's
-    sorted, count label matches among the first min(K, |S|), divide by K; mean over v."""
+    sorted, count label matches (each minus ``centre``: 1/C for the chance-centred utility)
+    among the first min(K, |S|), divide by K; mean over v."""
     members = list(subset)
     if not members:
         return 0.0
     total = 0.0
     for v in range(len(xv)):
         ranked = sorted((float(np.sum((xt[i] - xv[v]) ** 2)), i) for i in members)
-        total += sum(int(yt[i] == yv[v]) for _, i in ranked[:k]) / k
+        total += sum(int(yt[i] == yv[v]) - centre for _, i in ranked[:k]) / k
     return total / len(xv)
 
 
-def subset_utilities(xt, yt, xv, yv, k) -> dict[frozenset[int], float]:
+def subset_utilities(xt, yt, xv, yv, k, centre: float = 0.0) -> dict[frozenset[int], float]:
     n = len(xt)
     return {
-        frozenset(s): naive_knn_utility(xt, yt, xv, yv, k, s)
+        frozenset(s): naive_knn_utility(xt, yt, xv, yv, k, s, centre)
         for r in range(n + 1)
         for s in itertools.combinations(range(n), r)
     }
@@ -217,6 +220,109 @@ def test_knn_shapley_rejects_bad_input() -> None:
     with pytest.raises(AttributionError, match="test set is empty"):
         knn_shapley(x, [0, 1, 0], np.zeros((0, 2)), [], 1)
     assert knn_shapley(np.zeros((0, 2)), [], x, [0, 1, 0], 1).shape == (0,)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 8),
+    k=st.integers(1, 6),
+    m=st.integers(1, 4),
+    n_classes=st.integers(2, 4),
+)
+def test_chance_centred_knn_shapley_equals_brute_force(seed, n, k, m, n_classes) -> None:
+    # u(S) = mean_v (1/K) Σ_{k ≤ min(K,|S|)} (1[y = y_v] − 1/C), enumerated subset by subset.
+    xt, yt, xv, yv = small_set(seed, n, m, n_classes)
+    expected = brute_shapley(subset_utilities(xt, yt, xv, yv, k, 1.0 / n_classes), n)
+    got = knn_shapley(xt, yt, xv, yv, k, n_classes=n_classes)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+    # every value shifts by the same constant: min(K, N) / (N K C)
+    shift = knn_shapley(xt, yt, xv, yv, k) - got
+    np.testing.assert_allclose(shift, min(k, n) / (n * k * n_classes), rtol=0, atol=1e-12)
+
+
+def arrival_brute_force(xb, yb, xn, yn, xv, yv, k, centre):
+    """Shapley values of the new points in v(S) = u(B ∪ S) − u(B), by enumeration; base
+    points come first in the index order, so ties go to them."""
+    x = np.vstack([xb, xn]) if len(xb) else xn
+    y = np.concatenate([yb, yn])
+    base = tuple(range(len(xb)))
+    n = len(xn)
+    u = {
+        frozenset(s): naive_knn_utility(
+            x, y, xv, yv, k, base + tuple(len(xb) + i for i in s), centre
+        )
+        for r in range(n + 1)
+        for s in itertools.combinations(range(n), r)
+    }
+    return brute_shapley(u, n)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n_base=st.integers(0, 9),
+    n_new=st.integers(1, 6),
+    k=st.integers(1, 5),
+    m=st.integers(1, 4),
+    n_classes=st.integers(2, 3),
+    centred=st.booleans(),
+)
+def test_knn_shapley_arrivals_equals_brute_force(
+    seed, n_base, n_new, k, m, n_classes, centred
+) -> None:
+    rng = np.random.default_rng(seed)
+    xb, xn, xv = rng.normal(size=(n_base, 2)), rng.normal(size=(n_new, 2)), rng.normal(size=(m, 2))
+    yb, yn, yv = (rng.integers(0, n_classes, s) for s in (n_base, n_new, m))
+    c = n_classes if centred else None
+    expected = arrival_brute_force(xb, yb, xn, yn, xv, yv, k, 1.0 / n_classes if centred else 0.0)
+    got = knn_shapley_arrivals(xb, yb, xn, yn, xv, yv, k, n_classes=c)
+    assert got.dtype == np.float64 and got.shape == (n_new,)
+    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("centred", [False, True])
+def test_knn_shapley_arrivals_on_an_empty_base_is_knn_shapley(centred) -> None:
+    rng = np.random.default_rng(5)
+    x, y, xv, yv, _ = gaussian_task(rng, 200, 40)
+    c = 3 if centred else None
+    np.testing.assert_allclose(
+        knn_shapley_arrivals(np.zeros((0, 5)), [], x, y, xv, yv, 5, n_classes=c),
+        knn_shapley(x, y, xv, yv, 5, n_classes=c),
+        rtol=0,
+        atol=1e-14,
+    )
+
+
+def test_knn_shapley_arrivals_sum_to_what_the_batch_adds() -> None:
+    # Efficiency: Σ φ = u(B ∪ new) − u(B), with u computed by a stable argsort.
+    rng = np.random.default_rng(11)
+    x, y, xv, yv, _ = gaussian_task(rng, 500, 60)
+    xb, yb, xn, yn = x[:400], y[:400], x[400:], y[400:]
+
+    def u(xs, ys):
+        top = np.argsort(((xv[:, None] - xs[None]) ** 2).sum(-1), axis=1, kind="stable")[:, :5]
+        return float(((ys[top] == yv[:, None]) - 1 / 3).sum()) / (5 * len(xv))
+
+    got = knn_shapley_arrivals(xb, yb, xn, yn, xv, yv, 5, n_classes=3).sum()
+    assert abs(got - (u(x, y) - u(xb, yb))) < 1e-12
+
+
+def test_knn_shapley_arrivals_given_neighbours_agrees_and_checks_shapes() -> None:
+    rng = np.random.default_rng(3)
+    x, y, xv, yv, _ = gaussian_task(rng, 300, 30)
+    d = np.sqrt(((xv[:, None] - x[None, :250]) ** 2).sum(-1))
+    near = np.argsort(d, axis=1, kind="stable")[:, :4]
+    got = knn_shapley_arrivals_given(
+        np.take_along_axis(d, near, 1), y[near], x[250:], y[250:], xv, yv, 4, n_classes=3
+    )
+    ref = knn_shapley_arrivals(x[:250], y[:250], x[250:], y[250:], xv, yv, 4, n_classes=3)
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-14)
+    with pytest.raises(AttributionError, match=r"\[M, K\]"):
+        knn_shapley_arrivals_given(np.zeros((30, 3)), np.zeros((30, 3)), x, y, xv, yv, 4)
+    with pytest.raises(AttributionError, match="test set is empty"):
+        knn_shapley_arrivals(x, y, x, y, np.zeros((0, 5)), [], 4)
+    assert knn_shapley_arrivals(x, y, np.zeros((0, 5)), [], xv, yv, 4).shape == (0,)
 
 
 # ------------------------------------------------------------------------ loo

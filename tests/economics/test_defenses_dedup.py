@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 from scipy.spatial import cKDTree
 
 from ledgerlab.economics.defenses import (
+    CopyIndex,
     DedupParams,
     DefenseInputError,
     DefenseParamError,
@@ -253,3 +254,53 @@ def test_false_positive_rate_on_honest_data_is_zero_and_copies_are_caught():
     assert false_positive_rate(res.flagged, is_farm) < 0.001
     assert res.flagged[is_farm].all()
     assert res.counts()["exact"] == 100 and res.counts()["near"] == 100
+
+
+# ---------------------------------------------------------------------------------------
+# the ground truth's copy index
+# ---------------------------------------------------------------------------------------
+
+
+def brute_copies(earlier_x, earlier_y, x, y, radius):
+    """A point is a copy when an earlier point (indexed, or earlier in the batch) with the
+    same label lies closer than ``radius``."""
+    out = []
+    for i in range(len(x)):
+        ref_x = np.vstack([earlier_x, x[:i]])
+        ref_y = np.concatenate([earlier_y, y[:i]])
+        d = np.sqrt(((ref_x - x[i]) ** 2).sum(axis=1))
+        out.append(bool(np.any((d < radius) & (ref_y == y[i]))))
+    return np.array(out, dtype=bool)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), radius=st.floats(0.05, 0.6))
+def test_copy_index_matches_brute_force_over_many_batches(seed, radius) -> None:
+    rng = np.random.default_rng(seed)
+    index = CopyIndex(radius)
+    seen_x, seen_y = np.zeros((0, 2)), np.zeros(0, dtype=np.int64)
+    for _ in range(12):  # enough batches to merge the forest's trees several times
+        n = int(rng.integers(0, 25))
+        x = rng.uniform(0, 3, size=(n, 2))
+        y = rng.integers(0, 2, n)
+        if seen_x.shape[0] and n:  # some exact and near copies of earlier points
+            pick = rng.integers(0, seen_x.shape[0], size=n // 3)
+            x[: n // 3] = seen_x[pick] + rng.normal(0, radius / 4, size=(n // 3, 2))
+            y[: n // 3] = seen_y[pick]
+        np.testing.assert_array_equal(
+            index.copies(x, y), brute_copies(seen_x, seen_y, x, y, radius)
+        )
+        index.add(x, y)
+        seen_x, seen_y = np.vstack([seen_x, x]), np.concatenate([seen_y, y])
+    assert index.size == seen_x.shape[0]
+
+
+def test_copy_index_same_place_other_label_is_not_a_copy_and_owner_does_not_matter() -> None:
+    index = CopyIndex(0.1)
+    index.add([[0.0, 0.0], [5.0, 5.0]], [0, 1])
+    got = index.copies(
+        [[0.0, 0.0], [5.0, 5.0], [0.05, 0.0], [9.0, 9.0], [9.0, 9.01]], [1, 1, 0, 2, 2]
+    )
+    np.testing.assert_array_equal(got, [False, True, True, False, True])
+    with pytest.raises(DefenseInputError, match="radius"):
+        CopyIndex(0.0)

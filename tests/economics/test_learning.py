@@ -14,6 +14,7 @@ from scipy.spatial.distance import cdist
 from scipy.stats import norm
 
 from ledgerlab.economics.learning import (
+    KNearestTable,
     KNNClassifier,
     LearningError,
     LogisticRegression,
@@ -21,6 +22,7 @@ from ledgerlab.economics.learning import (
     accuracy,
     apply_trigger,
     attack_success_rate,
+    close_pairs,
 )
 
 
@@ -321,3 +323,51 @@ def test_backdoor_is_learned_by_knn_and_measured() -> None:
     poisoned = KNNClassifier(k=5).fit(xp, yp)
     asr = attack_success_rate(poisoned, xt, yt, (2, 3), 8.0, target=1)
     assert asr > 0.95 > 0.5 > asr_clean
+
+
+# ---------------------------------------------------------------------------------------------
+# the nearest-neighbour table kept up to date by change
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 6), window=st.integers(5, 120))
+def test_knearest_table_equals_brute_force_through_joins_and_leaves(seed, k, window) -> None:
+    # A sliding window with random removals, synced and merged as the ground truth does
+    # it; after every sync the first K entries are the K nearest members by (distance, id).
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(3_000, 3))
+    x[10:20] = x[0]  # exact duplicates: ties go to the lower id
+    q = rng.normal(size=(25, 3))
+    table = KNearestTable(q, k)
+    members, nxt = np.zeros(0, np.int64), 0
+    for _ in range(40):
+        table.sync(members, x)
+        d = cdist(q, x[members])
+        order = np.lexsort((np.broadcast_to(members, d.shape), d), axis=1)[:, :k]
+        kk = min(k, members.size)
+        np.testing.assert_array_equal(table.ids[:, :kk], members[order[:, :kk]])
+        assert np.all(table.ids[:, kk:k] == -1) and np.all(np.isinf(table.dist[:, kk:k]))
+        batch = np.arange(nxt, nxt + int(rng.integers(0, 30)))
+        nxt += batch.size
+        table.merge(batch, close_pairs(q, x[batch], table.limit()))
+        members = np.concatenate([members, batch])[-window:]
+        if members.size and rng.random() < 0.5:
+            members = np.delete(members, rng.integers(0, members.size))
+
+
+def test_close_pairs_are_every_pair_under_the_limit() -> None:
+    rng = np.random.default_rng(1)
+    q, x = rng.normal(size=(40, 2)), rng.normal(size=(70, 2))
+    limit = rng.uniform(0, 2, 40)
+    qi, xi, d = close_pairs(q, x, limit)
+    full = cdist(q, x)
+    expected = set(zip(*np.nonzero(full < limit[:, None]), strict=True))
+    assert set(zip(qi.tolist(), xi.tolist(), strict=True)) == expected
+    np.testing.assert_allclose(d, full[qi, xi])
+
+
+def test_knearest_table_errors() -> None:
+    with pytest.raises(LearningError, match="k must be"):
+        KNearestTable(np.zeros((2, 2)), 0)
+    with pytest.raises(LearningError, match="depth"):
+        KNearestTable(np.zeros((2, 2)), 3, depth=2)
