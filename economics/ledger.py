@@ -116,6 +116,25 @@ class LedgerError(ValueError):
     """
 
 
+def _distinct_sel(ids: np.ndarray) -> slice | np.ndarray | None:
+    """``ids`` as an index of distinct accounts when they are strictly increasing (a role
+    set's or a vesting bucket's accounts, recipients found by ``flatnonzero``): a slice
+    when they are also contiguous, else the ids; None otherwise (the general netting)."""
+    n = ids.size
+    if n == 0 or (n > 1 and not bool((ids[1:] > ids[:-1]).all())):
+        return None
+    first, last = int(ids[0]), int(ids[-1])
+    return slice(first, last + 1) if last - first + 1 == n else ids
+
+
+def _selects(sel: slice | np.ndarray, account: int) -> bool:
+    """Whether ``sel`` (from :func:`_distinct_sel`) includes ``account``."""
+    if isinstance(sel, slice):
+        return bool(sel.start <= account < sel.stop)
+    i = int(np.searchsorted(sel, account))
+    return i < sel.size and int(sel[i]) == account
+
+
 def _fmt_list(values: Sequence[object] | np.ndarray, total: int | None = None) -> str:
     """Render at most ``_MAX_LISTED`` items of ``values`` for an error message."""
     items = [v.item() if isinstance(v, np.generic) else v for v in list(values)[:_MAX_LISTED]]
@@ -652,6 +671,11 @@ class Ledger:
         ids, so the cost is O(batch) either way) and ``sums[k]`` is aligned with ``sel``.
         Weights are added in row order, so results do not depend on the path taken.
         """
+        ids0 = pairs[0][0]
+        if all(ids is ids0 for ids, _ in pairs):  # one set of accounts (a column move)
+            distinct = _distinct_sel(ids0)
+            if distinct is not None:  # each account once: its sum is its weight
+                return distinct, [w for _, w in pairs]
         rows = sum(len(ids) for ids, _ in pairs)
         if rows * 8 >= self._n:
             sel: slice | np.ndarray = slice(0, self._n)
@@ -670,7 +694,7 @@ class Ledger:
 
     @staticmethod
     def _ids_of(sel: slice | np.ndarray, mask: np.ndarray) -> np.ndarray:
-        return np.flatnonzero(mask) if isinstance(sel, slice) else sel[mask]
+        return np.flatnonzero(mask) + (sel.start or 0) if isinstance(sel, slice) else sel[mask]
 
     def _apply_many(
         self,
@@ -766,6 +790,60 @@ class Ledger:
             cols[c][sel] = new
         self._tot = new_tot
         self._minted, self._burned = minted, burned
+
+    def _transfer_star(
+        self, op: str, src: np.ndarray, dst: np.ndarray, amounts: np.ndarray
+    ) -> bool:
+        """Fast path of :meth:`transfer_many` between one account and many distinct others
+        (a pool paying its recipients, sellers paying the outside market): no per-account
+        netting, and the validation folded into the passes the transfer makes anyway.
+        Applies the batch and returns True, or returns False having changed nothing (the
+        batch is not of that shape, or it is invalid: the general path then words the
+        error). The result is bit for bit the general path's: the one account's total is
+        the row-order sum of the amounts (``cumsum``, as ``bincount`` adds them), every
+        other account moves by its own amount, and the same conditions hold (known
+        accounts, amounts finite and >= 0, no overdraft, finite balances, the supply
+        identity)."""
+        n = amounts.size
+        if n == 0 or not (src[0] == src[-1] or dst[0] == dst[-1]):
+            return False
+        one_pays = bool((src == src[0]).all())
+        if not one_pays and not bool((dst == dst[0]).all()):
+            return False
+        one, many = (int(src[0]), dst) if one_pays else (int(dst[0]), src)
+        sel = _distinct_sel(many)
+        if (
+            sel is None
+            or _selects(sel, one)
+            or not 0 <= one < self._n
+            or not (many[0] >= 0 and many[-1] < self._n)
+            or not amounts.min() >= 0.0  # NaN fails too; inf is caught below
+        ):
+            return False
+        col = self._cols[_BAL]
+        total = float(np.cumsum(amounts)[-1])
+        old, old_one = col[sel], col.item(one)
+        with np.errstate(over="ignore", invalid="ignore"):
+            if one_pays:
+                if not old_one >= total:
+                    return False
+                new, new_one = old + amounts, old_one - total
+            else:
+                if (old < amounts).any() or math.isinf(total):
+                    return False
+                new, new_one = old - amounts, old_one + total
+            delta = float(np.sum(new - old)) + (new_one - old_one)
+        if not (math.isfinite(delta) and math.isfinite(new_one)):
+            return False
+        new_tot = self._tot.copy()
+        new_tot[_BAL] += delta
+        self._check_identity(op, new_tot, self._minted, self._burned, f"batch of {n} row(s)")
+        if self.journal_enabled:
+            self._journal.append_many(int(self.epoch), _KIND["transfer"], src, dst, amounts)
+        col[sel] = new
+        col[one] = new_one
+        self._tot = new_tot
+        return True
 
     def _check_finite(self, op: str, c: int, sel: slice | np.ndarray, new: np.ndarray) -> None:
         if not np.isfinite(new).all():
@@ -875,6 +953,8 @@ class Ledger:
                 f"{op}: src, dst and amounts must have equal lengths, got shapes "
                 f"{s.shape}, {d.shape} and {amt.shape}"
             )
+        if self._transfer_star(op, s, d, amt):
+            return
         self._check_ids(op, "src", s)
         self._check_ids(op, "dst", d)
         self._check_amounts(op, amt, s)

@@ -22,6 +22,14 @@ Contents:
   volatility and one-epoch shocks), deterministic given a numpy ``Generator``; drawn epoch by
   epoch (:meth:`OrderFlow.draw`, what a simulation uses) or for a whole horizon at once
   (:meth:`OrderFlow.sample`, the same values), so a longer horizon never changes an epoch.
+  With ``sell_share = 0.5`` it is mean-zero noise trading.
+* The price-elastic side, deterministic functions of the state: the fundamental value of a
+  token from fee revenue (:func:`annuity_factor`, :func:`fundamental_value_usd`), a
+  long-only value trader's order (:func:`value_trader_order`), an arbitrageur's order
+  towards a reference exchange's price path (:func:`reference_price_usd`,
+  :func:`arbitrage_order`), buybacks from fee revenue (:func:`buyback_usd`) and scheduled
+  price and demand shocks (:class:`MarketShock`, :func:`shock_effects`,
+  :func:`price_shock_order`).
 """
 
 from __future__ import annotations
@@ -40,10 +48,19 @@ __all__ = [
     "ConstantProductPool",
     "InsufficientLiquidityError",
     "MarketError",
+    "MarketShock",
     "OrderFlow",
     "OrderFlowError",
     "amount_in",
     "amount_out",
+    "annuity_factor",
+    "arbitrage_order",
+    "buyback_usd",
+    "fundamental_value_usd",
+    "price_shock_order",
+    "reference_price_usd",
+    "shock_effects",
+    "value_trader_order",
 ]
 
 UNISWAP_V2_FEE = 0.003
@@ -828,3 +845,208 @@ def _check_generator(op: str, rng: object) -> None:
             f"{op}: rng must be a numpy.random.Generator, got "
             f"{type(rng).__name__}; create one with numpy.random.default_rng(seed)"
         )
+
+
+# --------------------------------------------------------------------------------------
+# Price-elastic participants, buybacks and scheduled shocks (pure functions)
+# --------------------------------------------------------------------------------------
+
+DAYS_PER_YEAR = 365.25
+"""Days in a year, for converting a yearly discount rate to one per epoch."""
+
+
+def annuity_factor(discount_rate_per_year: float, horizon_epochs: int, epoch_days: float) -> float:
+    """Present value of 1 USD received at the end of each of the next ``horizon_epochs``
+    epochs: ``Σ_{h=1..H} (1+r)^−h = (1 − (1+r)^−H) / r`` with the per-epoch rate
+    ``r = (1 + discount_rate_per_year)^(epoch_days / 365.25) − 1`` (``H`` when ``r = 0``).
+
+    Args:
+        discount_rate_per_year: yearly discount rate (fraction per year, >= 0).
+        horizon_epochs: epochs of revenue counted (epochs, >= 0).
+        epoch_days: calendar length of one epoch (days, > 0).
+
+    Returns:
+        The annuity factor (epochs of revenue, dimensionless multiplier of a per-epoch USD
+        revenue).
+    """
+    if not (math.isfinite(discount_rate_per_year) and discount_rate_per_year >= 0):
+        raise MarketError(f"annuity_factor: discount_rate_per_year={discount_rate_per_year!r}")
+    if horizon_epochs < 0 or not (math.isfinite(epoch_days) and epoch_days > 0):
+        raise MarketError(
+            f"annuity_factor: horizon_epochs={horizon_epochs!r}, epoch_days={epoch_days!r}"
+        )
+    r = math.expm1(math.log1p(discount_rate_per_year) * epoch_days / DAYS_PER_YEAR)
+    if r == 0.0:
+        return float(horizon_epochs)
+    return -math.expm1(-math.log1p(r) * horizon_epochs) / r
+
+
+def fundamental_value_usd(
+    revenue_usd_per_epoch: float,
+    supply_tokens: float,
+    discount_rate_per_year: float,
+    horizon_epochs: int,
+    epoch_days: float,
+) -> float:
+    """Fundamental value of one token (USD/token): the present value of the protocol's fee
+    revenue per token of supply, ``V = R · annuity_factor(r, H, epoch_days) / S``.
+
+    ``R`` is the revenue the trader projects flat over the horizon (USD per epoch; the
+    simulation passes the mean of the recent epochs' fees in USD), ``S`` the tokens it is
+    shared among (the simulation passes the total supply, minted − burned: fully diluted,
+    so a future unlock dilutes a holder today). No supply: no value per token (0).
+    """
+    if supply_tokens <= 0 or revenue_usd_per_epoch <= 0:
+        return 0.0
+    a = annuity_factor(discount_rate_per_year, horizon_epochs, epoch_days)
+    return float(revenue_usd_per_epoch) * a / float(supply_tokens)
+
+
+def value_trader_order(
+    price_usd: float,
+    fundamental_usd: float,
+    cash_usd: float,
+    inventory_tokens: float,
+    aggressiveness: float,
+    adjustment_per_epoch: float,
+) -> tuple[float, float]:
+    """A long-only value trader's order for one epoch: ``(buy_usd, sell_tokens)``, one of
+    them 0.
+
+    The trader holds ``w = clip(aggressiveness · ln(V / P), 0, 1)`` of its wealth
+    ``W = cash + inventory · P`` in tokens (none when ``V <= 0`` or ``V <= P``: it buys
+    only below value and sells everything above it), and closes ``adjustment_per_epoch``
+    of the gap to that target each epoch: with ``gap = w · W / P − inventory`` (tokens), it
+    buys ``min(cash, adjustment · gap · P)`` USD when ``gap > 0`` and sells
+    ``min(inventory, adjustment · (−gap))`` tokens otherwise. Partial adjustment keeps a
+    large trader from overshooting the value in one netted trade.
+
+    Args:
+        price_usd: spot price before the epoch's trade (USD/token, > 0).
+        fundamental_usd: the trader's value of a token (USD/token, >= 0).
+        cash_usd: USD the trader holds (USD, >= 0).
+        inventory_tokens: tokens the trader holds (tokens, >= 0).
+        aggressiveness: share of wealth in tokens per unit of log-undervaluation
+            (1/log-point, >= 0; 2 = all-in when the price is e^−0.5 ≈ 61 % of value).
+        adjustment_per_epoch: fraction of the gap to the target closed per epoch ([0, 1]).
+    """
+    if not (price_usd > 0 and math.isfinite(price_usd)):
+        raise MarketError(f"value_trader_order: price_usd={price_usd!r} must be finite and > 0")
+    if fundamental_usd > price_usd:
+        share = min(max(aggressiveness * math.log(fundamental_usd / price_usd), 0.0), 1.0)
+    else:
+        share = 0.0
+    wealth_usd = cash_usd + inventory_tokens * price_usd
+    gap_tokens = share * wealth_usd / price_usd - inventory_tokens
+    if gap_tokens > 0:
+        return min(cash_usd, adjustment_per_epoch * gap_tokens * price_usd), 0.0
+    return 0.0, min(inventory_tokens, adjustment_per_epoch * -gap_tokens)
+
+
+def reference_price_usd(points: tuple[tuple[int, float], ...], epoch: int, default: float) -> float:
+    """The reference exchange's price at ``epoch`` (USD/token): log-linear interpolation
+    between ``(epoch, price_usd)`` points sorted by epoch, flat before the first and after
+    the last; ``default`` when there are no points."""
+    if not points:
+        return float(default)
+    at = np.array([e for e, _ in points], dtype=np.float64)
+    log_p = np.log(np.array([p for _, p in points], dtype=np.float64))
+    return float(np.exp(np.interp(float(epoch), at, log_p)))
+
+
+def arbitrage_order(
+    price_usd: float,
+    reference_usd: float,
+    cash_reserve_usd: float,
+    token_reserve_tokens: float,
+    gap_closed: float,
+    fee: float = UNISWAP_V2_FEE,
+) -> tuple[float, float]:
+    """An arbitrageur's order against a reference exchange: ``(buy_usd, sell_tokens)``.
+
+    In a constant-product pool the price ``P*`` is reached at cash ``√(k·P*)`` and tokens
+    ``√(k/P*)`` (``k`` = cash · tokens, fee ignored). The arbitrageur trades
+    ``gap_closed`` of the way there: it buys ``gap_closed · (√(k·P*) − cash)`` USD when the
+    pool is cheaper than the reference, sells ``gap_closed · (√(k/P*) − tokens)`` tokens
+    when it is dearer; it stays out while ``|ln(P*/P)| <= 2·fee`` (the round trip would not
+    pay the pool's fee).
+    """
+    if abs(math.log(reference_usd / price_usd)) <= 2.0 * fee:
+        return 0.0, 0.0
+    k = cash_reserve_usd * token_reserve_tokens
+    if reference_usd > price_usd:
+        return gap_closed * (math.sqrt(k * reference_usd) - cash_reserve_usd), 0.0
+    return 0.0, gap_closed * (math.sqrt(k / reference_usd) - token_reserve_tokens)
+
+
+def buyback_usd(fee_revenue_usd: float, share: float) -> float:
+    """USD a buyback spends: ``share`` (fraction, [0, 1]) of the protocol's fee revenue
+    (USD, >= 0; negative revenue buys nothing)."""
+    return max(float(fee_revenue_usd), 0.0) * float(share)
+
+
+@dataclass(frozen=True)
+class MarketShock:
+    """A scheduled shock (the schema's ``market.shocks`` entries).
+
+    Attributes:
+        at_epoch: first epoch of the shock (epochs, >= 0).
+        kind: ``"price"``: the outside market trades ``size`` of the pool — a sell of
+            ``|size|`` × the AMM's token reserve when ``size < 0``, a buy of ``size`` × its
+            cash reserve when ``size > 0`` (fractions of the pool), spread evenly over the
+            duration (each epoch ``size / duration_epochs`` of the pool at that epoch);
+            ``"demand"``: consumers' demand is multiplied by ``size`` (factor, >= 0) in each
+            epoch of the duration.
+        size: see ``kind`` (fraction of the pool, or demand factor).
+        duration_epochs: epochs the shock lasts (epochs, >= 1).
+    """
+
+    at_epoch: int
+    kind: str
+    size: float
+    duration_epochs: int = 1
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("price", "demand"):
+            raise MarketError(f"MarketShock.kind={self.kind!r} must be 'price' or 'demand'")
+        if self.at_epoch < 0 or self.duration_epochs < 1:
+            raise MarketError(
+                f"MarketShock: at_epoch={self.at_epoch!r} must be >= 0 and "
+                f"duration_epochs={self.duration_epochs!r} >= 1"
+            )
+        if not math.isfinite(self.size) or (self.kind == "demand" and self.size < 0):
+            raise MarketError(f"MarketShock.size={self.size!r}: a demand factor must be >= 0")
+
+    def active(self, epoch: int) -> bool:
+        """Whether ``epoch`` falls within the shock."""
+        return self.at_epoch <= epoch < self.at_epoch + self.duration_epochs
+
+
+def shock_effects(shocks: tuple[MarketShock, ...], epoch: int) -> tuple[float, float]:
+    """``(pool_fraction, demand_multiplier)`` of ``epoch``: the price shocks' signed
+    fraction of the pool traded this epoch (sum of ``size / duration_epochs`` over the
+    active ones; < 0 = a sell of that fraction of the token reserve, > 0 = a buy of that
+    fraction of the cash reserve) and the demand shocks' factor (product of the active
+    ones' ``size``; 1 when none is active)."""
+    fraction, multiplier = 0.0, 1.0
+    for s in shocks:  # a handful of scheduled shocks
+        if not s.active(epoch):
+            continue
+        if s.kind == "price":
+            fraction += s.size / s.duration_epochs
+        else:
+            multiplier *= s.size
+    return fraction, multiplier
+
+
+def price_shock_order(
+    pool_fraction: float, cash_reserve_usd: float, token_reserve_tokens: float
+) -> tuple[float, float]:
+    """``(buy_usd, sell_tokens)`` of a price shock trading ``pool_fraction`` of the pool:
+    a buy of ``pool_fraction`` × the cash reserve (USD) when positive, a sell of
+    ``−pool_fraction`` × the token reserve (tokens) when negative. Alone in the pool, a
+    sell of a fraction ``f`` of the token reserve divides the price by about ``(1 + f)²``
+    and a buy of ``f`` of the cash reserve multiplies it by about ``(1 + f)²``."""
+    if pool_fraction >= 0:
+        return pool_fraction * cash_reserve_usd, 0.0
+    return 0.0, -pool_fraction * token_reserve_tokens

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy.stats import rankdata
 
 __all__ = [
     "MetricInputError",
@@ -36,7 +35,9 @@ __all__ = [
     "auroc",
     "circulating_supply",
     "detection_precision_recall",
+    "emission_to_organic_fees",
     "envy_rate",
+    "excess_share",
     "false_positive_rate",
     "fdv",
     "gini",
@@ -44,7 +45,10 @@ __all__ = [
     "inflation",
     "kendall_tau_b",
     "market_cap",
+    "market_float",
     "nakamoto",
+    "organic_fee_share",
+    "overpayment",
     "proportionality_gap",
     "real_yield",
     "spearman",
@@ -86,6 +90,22 @@ def _vector(func: str, name: str, x: ArrayLike) -> NDArray[np.float64]:
             "Drop or fill NaN/inf entries first."
         )
     return arr
+
+
+def rankdata(x: NDArray[np.float64]) -> NDArray[np.float64]:
+    """1-based ranks of the finite 1-D ``x``, ties given their average rank (float64).
+
+    The values of ``scipy.stats.rankdata(x)`` (method "average"), in numpy: importing
+    ``scipy.stats`` costs about a third of a run's start-up.
+    """
+    order = np.argsort(x)
+    ordered = x[order]
+    first = np.concatenate(([True], ordered[1:] != ordered[:-1]))
+    group = np.cumsum(first)  # 1-based tie group of each sorted entry
+    starts = np.concatenate((np.flatnonzero(first), [x.size]))
+    ranks = np.empty(x.size, dtype=np.float64)
+    ranks[order] = 0.5 * (starts[group] + starts[group - 1] + 1)
+    return ranks
 
 
 def _nonneg_vector(func: str, name: str, x: ArrayLike) -> NDArray[np.float64]:
@@ -432,6 +452,57 @@ def adversary_capture(
     if value_share == 0:
         return float("inf") if reward_share > 0 else 0.0
     return float(reward_share / value_share)
+
+
+def excess_share(rewards: ArrayLike, true_values: ArrayLike, is_adversary: ArrayLike) -> float:
+    """Excess share E = adversary reward share − adversary positive-value share.
+
+    E = Σ_{adv} r_i / Σ_all r_i − Σ_{adv} φ⁺_i / Σ_all φ⁺_i, with φ⁺ = max(φ, 0).
+
+    Why not :func:`adversary_capture`: a difference of two shares is bounded in [−1, 1] and
+    additive, so it cannot explode when the adversaries' value share is tiny, and a defence
+    that pays adversaries less always lowers it. E = 0: adversaries are paid their fair
+    share; E > 0: they take that much of all rewards beyond it; E < 0: they are underpaid.
+
+    Args:
+        rewards: reward per individual (tokens, non-negative).
+        true_values: ground-truth value φ per individual (any sign), or fair rewards.
+        is_adversary: bool per individual.
+
+    Returns:
+        E in [−1, 1]; ``nan`` if no reward was paid or no one has positive value.
+    """
+    func = "excess_share"
+    r = _nonneg_vector(func, "rewards", rewards)
+    phi = _vector(func, "true_values", true_values)
+    adv = _bool_vector(func, "is_adversary", is_adversary)
+    _same_length(func, rewards=r, true_values=phi, is_adversary=adv)
+    pos = np.maximum(phi, 0.0)
+    r_total, p_total = r.sum(), pos.sum()
+    if r_total == 0 or p_total == 0:
+        return float("nan")
+    return float(np.clip(r[adv].sum() / r_total - pos[adv].sum() / p_total, -1.0, 1.0))
+
+
+def overpayment(rewards: ArrayLike, true_values: ArrayLike, is_adversary: ArrayLike) -> float:
+    """Overpayment = what adversaries were paid beyond their fair share of what was paid.
+
+    O = Σ_all r_i · :func:`excess_share` = Σ_{adv} r_i − Σ_all r_i · Σ_{adv} φ⁺_i / Σ_all φ⁺_i,
+    in the rewards' unit (tokens; times the price for USD). Signed: negative when the
+    adversaries were paid less than their fair share. Additive over epochs when each
+    epoch's rewards and values are passed, so a run's overpayment is the sum of its epochs'.
+
+    Returns:
+        O (reward units); 0.0 if no reward was paid; ``nan`` if rewards were paid but no one
+        has positive value (no fair share is defined).
+    """
+    func = "overpayment"
+    r = _nonneg_vector(func, "rewards", rewards)
+    if r.sum() == 0:
+        _vector(func, "true_values", true_values)
+        _bool_vector(func, "is_adversary", is_adversary)
+        return 0.0
+    return float(r.sum() * excess_share(r, true_values, is_adversary))
 
 
 def proportionality_gap(rewards: ArrayLike, true_values: ArrayLike) -> float:
@@ -791,6 +862,82 @@ def circulating_supply(
             keep[ex] = False
             held = held[keep]
     return float(held.sum())
+
+
+def market_float(
+    balance: ArrayLike,
+    staked: ArrayLike,
+    bonded: ArrayLike,
+    locked: ArrayLike,
+    protocol_accounts: ArrayLike,
+) -> float:
+    """Market float: the circulating supply held outside the protocol's own accounts.
+
+    float = Σ_{a ∉ P} (balance_a + staked_a + bonded_a), P = ``protocol_accounts`` (reward
+    pool, treasury, AMM token reserve, fee escrow, …). Tracker circulating
+    (:func:`circulating_supply` with nothing excluded) counts every unlocked token wherever
+    it sits, so an unlock into the reward pool raises it although no one can sell those
+    tokens; the float counts only what market participants hold (staked and bonded
+    included: their owners can get them back). Unlocked protocol holdings enter the float
+    when the protocol pays them out (rewards, fee shares, grants, tips, AMM sales).
+
+    Args:
+        balance, staked, bonded, locked: ledger columns per account, tokens (``locked``
+            never counts; taken to check the columns' lengths).
+        protocol_accounts: integer ids of the protocol's accounts.
+
+    Returns:
+        market float, tokens.
+    """
+    return circulating_supply(balance, staked, bonded, locked, exclude_accounts=protocol_accounts)
+
+
+def organic_fee_share(organic_fees_tokens: ArrayLike, fees_tokens: ArrayLike) -> FloatOrArray:
+    """Share of the fees paid by independent (organic) consumers: O / F.
+
+    Wash consumers pay fees for queries on their own data to farm per-inference rewards;
+    those fees are real transfers but not demand. 1 in a world without wash trading.
+
+    Args:
+        organic_fees_tokens: fees paid by independent consumers, tokens, ≥ 0.
+        fees_tokens: all fees paid (independent and wash), tokens, ≥ O.
+
+    Returns:
+        share (fraction in [0, 1]); ``nan`` where no fee was paid (F = 0).
+    """
+    func = "organic_fee_share"
+    o = _amount(func, "organic_fees_tokens", organic_fees_tokens)
+    f = _amount(func, "fees_tokens", fees_tokens)
+    _broadcastable(func, organic_fees_tokens=o, fees_tokens=f)
+    if np.any(o > f * (1.0 + 1e-12)):
+        raise MetricInputError(
+            f"{func}: organic_fees_tokens must not exceed fees_tokens (organic fees are part "
+            f"of all fees); got {np.max(o - f)!r} tokens more."
+        )
+    return _finish(np.minimum(_safe_ratio(o, f), 1.0))
+
+
+def emission_to_organic_fees(
+    emission_tokens: ArrayLike, organic_fees_tokens: ArrayLike
+) -> FloatOrArray:
+    """Tokens emitted per token of fees paid by independent consumers: E / O.
+
+    The "is usage real" ratio: how many tokens the protocol hands out for each token real
+    users pay. Above 1, rewards are funded by issuance rather than by usage; wash fees do
+    not count, so wash trading cannot lower it.
+
+    Args:
+        emission_tokens: tokens emitted (minted or dripped from the reward pool), ≥ 0.
+        organic_fees_tokens: fees paid by independent consumers, tokens, ≥ 0.
+
+    Returns:
+        ratio (tokens emitted per token of organic fees); ``nan`` where O = 0.
+    """
+    func = "emission_to_organic_fees"
+    e = _amount(func, "emission_tokens", emission_tokens)
+    o = _amount(func, "organic_fees_tokens", organic_fees_tokens)
+    _broadcastable(func, emission_tokens=e, organic_fees_tokens=o)
+    return _finish(_safe_ratio(e, o))
 
 
 def _broadcastable(func: str, **arrays: np.ndarray) -> None:

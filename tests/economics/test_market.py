@@ -13,11 +13,21 @@ from ledgerlab.economics.market import (
     ConstantProductPool,
     InsufficientLiquidityError,
     MarketError,
+    MarketShock,
     OrderFlow,
     OrderFlowError,
     amount_in,
     amount_out,
+    annuity_factor,
+    arbitrage_order,
+    buyback_usd,
+    fundamental_value_usd,
+    price_shock_order,
+    reference_price_usd,
+    shock_effects,
+    value_trader_order,
 )
+from ledgerlab.scenarios import schema as S
 
 # Uniswap V2 core, test/UniswapV2Pair.spec.ts "getInputPrice" cases:
 # (swap amount, token0 reserve, token1 reserve, expected output), all in units of 1e18.
@@ -512,3 +522,162 @@ def test_set_token_reserve_adopts_the_ledger_figure_and_refuses_bad_values():
         with pytest.raises(MarketError, match="set_token_reserve"):
             pool.set_token_reserve(bad)
     assert pool.token_reserve_tokens == 999.9999999
+
+
+# ---------------------------------------------------------------------------------------
+# The market's two sides: noise, value trader, arbitrage, buyback, shocks
+# ---------------------------------------------------------------------------------------
+
+
+def test_default_order_flow_is_mean_zero_noise() -> None:
+    """The schema's default flow sells with probability 1/2 and its magnitude does not
+    depend on the sign, so its mean is 0 (within 4 standard errors of 200k draws), unlike
+    the old default (sell_share 0.3: +0.4 × the mean magnitude)."""
+    flow = OrderFlow(**S.OrderFlow().model_dump())
+    assert flow.sell_share == 0.5
+    x = flow.sample(200_000, np.random.default_rng(3))
+    assert abs(x.mean()) < 4 * x.std() / math.sqrt(x.size)
+    assert abs((x < 0).mean() - 0.5) < 0.005
+
+
+def test_noise_round_trip_is_symmetric_in_log_price() -> None:
+    """On a fee-less constant-product pool a buy of X USD and a sell of tokens worth X USD
+    at spot move the cash reserve by the same log-amount ln(1 + X/C), so mean-zero USD
+    noise is a driftless walk of the log-price (up to the fee)."""
+    up = ConstantProductPool(1_000_000.0, 500_000.0, fee=0.0)
+    up.buy(50_000.0)
+    down = ConstantProductPool(1_000_000.0, 500_000.0, fee=0.0)
+    down.sell(50_000.0 / down.price)
+    assert math.log(up.cash_reserve_usd / 500_000.0) == pytest.approx(math.log(1.1), rel=1e-12)
+    assert math.log(500_000.0 / down.cash_reserve_usd) == pytest.approx(math.log(1.1), rel=1e-12)
+
+
+def test_annuity_factor_reference_values() -> None:
+    # 20 %/year, yearly epochs, 4 years: 1/1.2 + 1/1.44 + 1/1.728 + 1/2.0736.
+    assert annuity_factor(0.2, 4, 365.25) == pytest.approx(2.5887345679012346, rel=1e-12)
+    assert annuity_factor(0.0, 1461, 1.0) == 1461.0
+    # Daily epochs: per-epoch rate 1.2^(1/365.25) − 1; 1461 epochs ≈ 4 years.
+    r = 1.2 ** (1 / 365.25) - 1
+    assert annuity_factor(0.2, 1461, 1.0) == pytest.approx((1 - (1 + r) ** -1461) / r, rel=1e-10)
+    with pytest.raises(MarketError):
+        annuity_factor(-0.1, 10, 1.0)
+
+
+def test_fundamental_value_reference_values() -> None:
+    # 100 USD/epoch of fees, 1,000 tokens, 20 %/year over 4 yearly epochs.
+    assert fundamental_value_usd(100.0, 1000.0, 0.2, 4, 365.25) == pytest.approx(
+        0.25887345679012346, rel=1e-12
+    )
+    assert fundamental_value_usd(0.0, 1000.0, 0.2, 4, 365.25) == 0.0
+    assert fundamental_value_usd(100.0, 0.0, 0.2, 4, 365.25) == 0.0
+
+
+def test_value_trader_order_reference_values() -> None:
+    # Price half the value: target share ln 2 of 1,000 USD wealth = 1,386.29… tokens at
+    # 0.5 USD; a tenth of the gap is bought: 0.1 · 1386.29 · 0.5 = 69.3147… USD.
+    buy, sell = value_trader_order(0.5, 1.0, 1000.0, 0.0, 1.0, 0.1)
+    assert buy == pytest.approx(0.1 * math.log(2.0) * 1000.0, rel=1e-12)
+    assert buy == pytest.approx(69.31471805599453, rel=1e-12)
+    assert sell == 0.0
+    # Above value: the target is no tokens; a tenth of the 100 held is sold.
+    assert value_trader_order(2.0, 1.0, 0.0, 100.0, 1.0, 0.1) == (0.0, pytest.approx(10.0))
+    # Holding 50 tokens at 0.5 with 75 USD cash, value e^0.5 · 0.5: share 0.5 of 100 USD
+    # wealth = 100 tokens, gap 50 tokens, all of it at adjustment 1: 25 USD.
+    buy, sell = value_trader_order(0.5, 0.5 * math.exp(0.5), 75.0, 50.0, 1.0, 1.0)
+    assert (buy, sell) == (pytest.approx(25.0, rel=1e-12), 0.0)
+    # The share is capped at 1: never more than the cash.
+    assert value_trader_order(0.5, 50.0, 1000.0, 0.0, 10.0, 1.0) == (1000.0, 0.0)
+    # No value (no fees): sell what it holds at the adjustment speed.
+    assert value_trader_order(0.5, 0.0, 10.0, 40.0, 1.0, 0.25) == (0.0, 10.0)
+    with pytest.raises(MarketError):
+        value_trader_order(0.0, 1.0, 1.0, 0.0, 1.0, 0.1)
+
+
+@given(
+    price=st.floats(1e-6, 1e6),
+    value=st.floats(0.0, 1e6),
+    cash=st.floats(0.0, 1e9),
+    inventory=st.floats(0.0, 1e9),
+    aggressiveness=st.floats(0.0, 100.0),
+    adjustment=st.floats(0.0, 1.0),
+)
+@settings(max_examples=300, deadline=None)
+def test_value_trader_buys_only_below_value_and_within_its_means(
+    price: float, value: float, cash: float, inventory: float, aggressiveness: float,
+    adjustment: float,
+) -> None:  # fmt: skip
+    buy, sell = value_trader_order(price, value, cash, inventory, aggressiveness, adjustment)
+    assert buy == 0.0 or sell == 0.0
+    assert 0.0 <= buy <= cash
+    assert 0.0 <= sell <= inventory
+    if value <= price:
+        assert buy == 0.0
+
+
+def test_reference_price_interpolates_in_log() -> None:
+    pts = ((10, 1.0), (20, 4.0))
+    assert reference_price_usd(pts, 15, 0.5) == pytest.approx(2.0, rel=1e-12)
+    assert reference_price_usd(pts, 0, 0.5) == 1.0  # flat before the first point
+    assert reference_price_usd(pts, 99, 0.5) == 4.0  # and after the last
+    assert reference_price_usd((), 7, 0.5) == 0.5
+
+
+def test_arbitrage_order_reference_values() -> None:
+    # Pool 100 USD · 100 tokens (price 1, k 10,000): price 4 at cash √40,000 = 200.
+    assert arbitrage_order(1.0, 4.0, 100.0, 100.0, 0.5) == (pytest.approx(50.0), 0.0)
+    # Price 1/4 at tokens √(10,000 · 4) = 200: sell half the way, 50 tokens.
+    assert arbitrage_order(1.0, 0.25, 100.0, 100.0, 0.5) == (0.0, pytest.approx(50.0))
+    # Inside twice the fee (|ln 1.005| < 0.006): no trade.
+    assert arbitrage_order(1.0, 1.005, 100.0, 100.0, 1.0) == (0.0, 0.0)
+
+
+def test_arbitrage_closes_the_gap_on_a_feeless_pool() -> None:
+    pool = ConstantProductPool(100.0, 100.0, fee=0.0)
+    buy, _ = arbitrage_order(
+        pool.price, 4.0, pool.cash_reserve_usd, pool.token_reserve_tokens, 1.0, 0.0
+    )
+    pool.buy(buy)
+    assert pool.price == pytest.approx(4.0, rel=1e-12)
+
+
+def test_buyback_usd() -> None:
+    assert buyback_usd(1000.0, 0.25) == 250.0
+    assert buyback_usd(-5.0, 0.5) == 0.0
+
+
+def test_shock_effects_reference_values() -> None:
+    shocks = (
+        MarketShock(at_epoch=10, kind="price", size=-0.3, duration_epochs=3),
+        MarketShock(at_epoch=5, kind="demand", size=0.4, duration_epochs=10),
+        MarketShock(at_epoch=8, kind="demand", size=2.0, duration_epochs=1),
+    )
+    assert shock_effects(shocks, 4) == (0.0, 1.0)
+    assert shock_effects(shocks, 8) == (0.0, pytest.approx(0.8))
+    assert shock_effects(shocks, 10) == (pytest.approx(-0.1), pytest.approx(0.4))
+    assert shock_effects(shocks, 12) == (pytest.approx(-0.1), pytest.approx(0.4))
+    assert shock_effects(shocks, 13) == (0.0, pytest.approx(0.4))
+    assert shock_effects(shocks, 15) == (0.0, 1.0)
+
+
+def test_price_shock_order_moves_the_price_by_the_square() -> None:
+    pool = ConstantProductPool(1_000_000.0, 500_000.0, fee=0.0)
+    buy, sell = price_shock_order(-0.3, pool.cash_reserve_usd, pool.token_reserve_tokens)
+    assert (buy, sell) == (0.0, pytest.approx(300_000.0))
+    pool.sell(sell)
+    assert pool.price == pytest.approx(0.5 / 1.3**2, rel=1e-12)
+    assert price_shock_order(0.2, 500_000.0, 1_000_000.0) == (pytest.approx(100_000.0), 0.0)
+
+
+@pytest.mark.parametrize(
+    "shock",
+    [
+        {"at_epoch": 0, "kind": "volume", "size": 1.0},
+        {"at_epoch": -1, "kind": "price", "size": -0.3},
+        {"at_epoch": 0, "kind": "price", "size": -0.3, "duration_epochs": 0},
+        {"at_epoch": 0, "kind": "demand", "size": -0.5},
+        {"at_epoch": 0, "kind": "price", "size": math.nan},
+    ],
+)
+def test_market_shock_refuses_what_it_cannot_mean(shock: dict[str, object]) -> None:
+    with pytest.raises(MarketError):
+        MarketShock(**shock)  # type: ignore[arg-type]

@@ -478,6 +478,51 @@ def test_supply_input_errors():
         m.circulating_supply([1.0], [1.0, 2.0], [0.0], [0.0])
 
 
+def test_market_float_hand_value():
+    # accounts 0..4; 3 (reward pool) and 4 (AMM reserve) are the protocol's:
+    # (100 + 0 + 5) + (50 + 25 + 0) + (0 + 10 + 0) = 190; locked 500 never counts,
+    # the protocol's 1000 + 7 staked and 300 are circulating but not float.
+    kw = dict(
+        balance=[100, 50, 0, 1000, 300],
+        staked=[0, 25, 10, 7, 0],
+        bonded=[5, 0, 0, 0, 0],
+        locked=[0, 0, 500, 400, 0],
+    )
+    assert m.market_float(**kw, protocol_accounts=[3, 4]) == 190.0
+    assert m.circulating_supply(**kw) == 1497.0
+    assert m.market_float(**kw, protocol_accounts=np.zeros(0, dtype=np.int64)) == 1497.0
+    with pytest.raises(MetricInputError, match=r"exclude_accounts must be account ids"):
+        m.market_float(**kw, protocol_accounts=[5])
+
+
+def test_organic_fee_share_and_emission_to_organic_fees_hand_values():
+    # 30 of 120 fee tokens paid by independent consumers: 25 %.
+    assert m.organic_fee_share(30.0, 120.0) == 0.25
+    assert m.organic_fee_share(120.0, 120.0) == 1.0
+    np.testing.assert_array_equal(m.organic_fee_share([0.0, 5.0], [0.0, 10.0]), [np.nan, 0.5])
+    # 500 tokens emitted on 40 tokens of organic fees: 12.5 tokens emitted per fee token.
+    assert m.emission_to_organic_fees(500.0, 40.0) == 12.5
+    assert math.isnan(m.emission_to_organic_fees(500.0, 0.0))
+    assert m.emission_to_organic_fees(0.0, 40.0) == 0.0
+    with pytest.raises(MetricInputError, match="organic_fee_share: organic_fees_tokens must not"):
+        m.organic_fee_share(2.0, 1.0)
+    with pytest.raises(MetricInputError, match="emission_to_organic_fees: emission_tokens must"):
+        m.emission_to_organic_fees(-1.0, 1.0)
+
+
+@given(
+    st.floats(min_value=0, max_value=1e12, allow_nan=False),
+    st.floats(min_value=0, max_value=1e12, allow_nan=False),
+)
+def test_organic_fee_share_is_a_fraction(organic, wash):
+    share = m.organic_fee_share(organic, organic + wash)
+    if organic + wash == 0:
+        assert math.isnan(share)
+    else:
+        assert 0.0 <= share <= 1.0
+        assert share == pytest.approx(organic / (organic + wash), rel=1e-12)
+
+
 # ------------------------------------------------------------------------- resilience
 
 
