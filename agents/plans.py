@@ -27,6 +27,46 @@ class Kind(IntEnum):
     NEAR_DUPLICATE = 5
 
 
+STRATEGIES = (
+    "duplicate",
+    "near_duplicate",
+    "sybil",
+    "wash",
+    "label_flip",
+    "backdoor",
+    "junk",
+    "leave",
+)
+"""What an adversary identity may do in an epoch (the schema's ``AdversaryStrategy``); its
+index is the strategy code stored per identity (``playing``)."""
+
+(
+    S_DUPLICATE,
+    S_NEAR_DUPLICATE,
+    S_SYBIL,
+    S_WASH,
+    S_LABEL_FLIP,
+    S_BACKDOOR,
+    S_JUNK,
+    S_LEAVE,
+) = range(len(STRATEGIES))
+
+CONTENT_KIND = np.array(
+    [
+        Kind.DUPLICATE,
+        Kind.NEAR_DUPLICATE,
+        Kind.HONEST,  # sybil: replaced by the operator's ``sybil_content`` kind
+        Kind.NEAR_DUPLICATE,  # wash: jittered copies, retrieved later by the wash queries
+        Kind.LABEL_FLIP,
+        Kind.BACKDOOR,
+        Kind.NOISE,
+        Kind.HONEST,  # leave: submits nothing
+    ],
+    dtype=np.int8,
+)
+"""Point kind each strategy uploads (by strategy code)."""
+
+
 @dataclass
 class SubmissionPlan:
     """One epoch's submissions of one role set, one entry per submission.
