@@ -31,12 +31,14 @@ that is not a whole number of chain blocks, an AMM too small for the population'
 purchases, and a world too large for memory (:mod:`ledgerlab.scenarios.size`).
 """
 
+import importlib.util
 import math
 import types
 from typing import Annotated, Any, Literal, Self, Union, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
+from ledgerlab.economics.tasks import DIGITS_CLASSES, DIGITS_FEATURES, DIGITS_POINTS
 from ledgerlab.scenarios.size import (
     MEMORY_LIMIT_BYTES,
     estimate_memory_bytes,
@@ -45,6 +47,7 @@ from ledgerlab.scenarios.size import (
 )
 
 __all__ = [
+    "ADVERSARY_COUNT_FIELDS",
     "BUILDER_PRICE_FACTOR_MAX",
     "DAYS_PER_MONTH",
     "DEFAULT_VESTING",
@@ -52,8 +55,12 @@ __all__ = [
     "KNN_ONLY_ENGINES",
     "LOGISTIC_REFIT_LIMITS",
     "POOL_SAFETY_FACTOR",
+    "Adoption",
+    "Arbitrage",
     "Attribution",
     "BetaQuality",
+    "BuilderChurn",
+    "Buyback",
     "Chain",
     "Churn",
     "Collect",
@@ -71,14 +78,18 @@ __all__ = [
     "InferencePricing",
     "LinearDecayEmission",
     "Market",
+    "MarketShock",
     "MeanSpreadQuality",
     "OrderFlow",
+    "OutsideChange",
+    "OutsideOption",
     "Poisoners",
     "PoolDripEmission",
     "Population",
     "ProviderQuality",
     "QualityFilter",
     "RateLimit",
+    "ReferencePoint",
     "Reputation",
     "Scenario",
     "SchemaConsistencyError",
@@ -91,8 +102,10 @@ __all__ = [
     "TableEmission",
     "Tokenomics",
     "ValidatorVote",
+    "ValueTrader",
     "VestingBucket",
     "WashGuard",
+    "adversary_count",
 ]
 
 DAYS_PER_MONTH = 30.4375
@@ -273,7 +286,8 @@ class Farmers(_Section):
         0,
         ge=0,
         le=_MAX_COUNT,
-        description="Operators each running many identities funded from one wallet (operators).",
+        description="Operators each running many identities, funded as `sybil_funding` says "
+        "(operators).",
     )
     identities_per_operator: int = Field(
         10, ge=1, le=100_000, description="Identities run by each sybil operator (identities)."
@@ -282,8 +296,22 @@ class Farmers(_Section):
         10.0,
         ge=0,
         le=_MAX_TOKENS,
-        description="Tokens the operator's wallet sends each new identity; these transfers "
-        "are the funding-graph edges (tokens per identity).",
+        description="Tokens each new identity is funded with; the operator's transfers "
+        "(`fan`, `chain`, `tree`) are the funding-graph edges (tokens per identity).",
+    )
+    sybil_funding: Literal["fan", "chain", "tree", "exchange"] = Field(
+        "fan",
+        description="How an operator's identities are funded: `fan` (its wallet funds each "
+        "identity), `chain` (wallet → identity → identity …, each passing on the rest), "
+        "`tree` (each identity funds `sybil_tree_branching` more), `exchange` (each identity "
+        "buys its funding on the market, like any consumer: no on-chain link to the "
+        "operator or to each other) (topology).",
+    )
+    sybil_tree_branching: int = Field(
+        3,
+        ge=2,
+        le=1_000,
+        description="Children each funder pays in the `tree` topology (identities).",
     )
     sybil_content: Literal["duplicate", "near_duplicate", "fresh"] = Field(
         "near_duplicate",
@@ -309,6 +337,12 @@ class Farmers(_Section):
         le=1e9,
         description="Poisson mean of self-dealt inferences per wash consumer per epoch "
         "(inferences/epoch).",
+    )
+    wash_run_by_builder: bool = Field(
+        False,
+        description="The builder whose model the wash consumers query runs them: it passes "
+        "its fee share of their inferences back to them each epoch, so the ring recovers "
+        "part of what it pays (flag).",
     )
     submissions_per_epoch: float = Field(
         1.0,
@@ -424,6 +458,222 @@ class Churn(_Section):
     )
 
 
+AdversaryStrategy = Literal[
+    "duplicate", "near_duplicate", "sybil", "wash", "label_flip", "backdoor", "junk", "leave"
+]
+"""The strategies an adaptive adversary chooses among (``agents.plans.STRATEGIES``)."""
+
+
+class Adaptation(_Section):
+    """Adversaries that adapt: each adversary operator (a plain farmer, wash consumer or
+    poisoner, or a sybil operator for all its identities) plays its open strategies by
+    multiplicative weights (Hedge) on their realised return on cost; ``enabled: false``
+    keeps every adversary on its launch strategy (the fixed strategies of earlier
+    versions, draw for draw)."""
+
+    enabled: bool = Field(
+        True,
+        description="Let adversaries choose their strategy by realised return; false = each "
+        "keeps its launch strategy (flag).",
+    )
+    learning_rate: float = Field(
+        2.0,
+        ge=0,
+        le=100,
+        description="Hedge learning rate η: log-weight change of a strategy per unit of its "
+        "estimated return on cost at each review (per unit return).",
+    )
+    exploration: float = Field(
+        0.05,
+        ge=0,
+        lt=1,
+        description="Share of the play probability spread evenly over the open strategies, so "
+        "stale estimates are re-tested (fraction).",
+    )
+    review_every_epochs: int = Field(
+        10,
+        ge=1,
+        le=_MAX_EPOCHS,
+        description="Epochs between an operator's reviews: it plays a strategy for this "
+        "long, then updates its weights on what the strategy returned (epochs).",
+    )
+    estimate_weight: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="Weight of a review's observed return in a strategy's return estimate; "
+        "1 = the last observation only (fraction).",
+    )
+    return_cap: float = Field(
+        5.0,
+        gt=0,
+        le=1e6,
+        description="Upper clip of an observed return on cost, (income − cost) / cost; the "
+        "lower end is −1 (dimensionless).",
+    )
+    initial_share: float = Field(
+        0.9,
+        ge=0,
+        lt=1,
+        description="Probability with which an operator first plays its launch strategy (the "
+        "rest spread over its other open strategies) (fraction).",
+    )
+    exit_share: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="An operator leaves for good once its probability of playing `leave` "
+        "reaches this (fraction).",
+    )
+    strategies: tuple[AdversaryStrategy, ...] | None = _seq(
+        None,
+        "Strategies open to adversaries (`sybil` only to sybil operators' identities, `wash` "
+        "only to wash consumers); null = the strategies the launch population uses, plus "
+        "`leave`. Backdoor attack success is measured only with backdoor poisoners at "
+        "launch (strategies).",
+        max_length=8,
+    )
+    identities_added_per_review: int = Field(
+        2,
+        ge=0,
+        le=100_000,
+        description="Identities a sybil operator adds at a review while its identities' "
+        "sybil farming returned more than `grow_above_return` (identities).",
+    )
+    grow_above_return: float = Field(
+        0.0,
+        ge=-1,
+        le=1e6,
+        description="Return on cost of sybil farming above which an operator adds identities "
+        "(dimensionless).",
+    )
+    max_identities_per_operator: int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        description="Most identities a sybil operator runs, launch identities included "
+        "(identities).",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_strategies(self) -> Self:
+        listed = list(self.strategies or ())
+        _check(
+            [
+                (("strategies", i), f"strategy {listed[i]!r} is listed twice; list each once")
+                for i in _duplicates(listed)
+            ]
+        )
+        return self
+
+
+class Adoption(_Section):
+    """Consumers who arrive and leave (``economics.demand``): arrivals follow a Bass
+    diffusion whose imitation is driven by the network's current users; an arrival adopts
+    with the logit share the network holds against the outside option; a consumer leaves
+    once the outside option has served it better over the lookback window. ``enabled:
+    false`` keeps the launch consumers for good (no arrival, no exit)."""
+
+    enabled: bool = Field(
+        True, description="Let consumers arrive by Bass diffusion and leave (flag)."
+    )
+    market_potential: int | None = Field(
+        None,
+        ge=0,
+        le=_MAX_COUNT,
+        description="Market potential M of the Bass diffusion: consumers who could ever use "
+        "the network; null = twice population.consumers (individuals).",
+    )
+    innovation_per_epoch: float = Field(
+        0.001,
+        ge=0,
+        le=1,
+        description="Bass innovation rate p: share of the untapped market that adopts per "
+        "epoch on its own (1/epoch).",
+    )
+    imitation_per_epoch: float = Field(
+        0.01,
+        ge=0,
+        le=1,
+        description="Bass imitation rate q: arrivals per epoch are (p + q·N/M)·(M − N) with N "
+        "the active consumers (1/epoch).",
+    )
+    exit_lookback_epochs: int = Field(
+        30,
+        ge=1,
+        le=_MAX_EPOCHS,
+        description="Horizon of a consumer's moving average of the utility the network gave "
+        "it minus the outside option's; it is judged only after this long in the network "
+        "(epochs).",
+    )
+    exit_below_utility_gap: float = Field(
+        -0.02,
+        ge=-1,
+        le=1,
+        description="A consumer leaves when that average falls below this; −0.02 = once the "
+        "outside option served it better by 0.02 accuracy (a switching cost, so sampling "
+        "noise alone rarely moves a consumer whose network is as good); 0 = as soon as it "
+        "served it better at all (accuracy units).",
+    )
+
+
+class BuilderChurn(_Section):
+    """Builders who enter and leave a datanet by their fee income against their compute
+    cost (``population.builder_compute_cost_usd_per_epoch``), with hysteresis: a builder
+    leaves when its income over the lookback falls below ``exit_below_income_to_cost`` of
+    its cost; a newcomer enters a datanet while the income it would earn there (the
+    datanet's builder income split over one more builder) exceeds
+    ``enter_above_income_to_cost`` times the cost."""
+
+    enabled: bool = Field(True, description="Let builders enter and leave (flag).")
+    lookback_epochs: int = Field(
+        30,
+        ge=1,
+        le=_MAX_EPOCHS,
+        description="Horizon of the income and cost moving averages; a builder is judged "
+        "only after this long in business (epochs).",
+    )
+    exit_below_income_to_cost: float = Field(
+        0.5,
+        ge=0,
+        le=1_000,
+        description="A builder leaves when its average fee income / compute cost falls "
+        "below this (dimensionless).",
+    )
+    enter_above_income_to_cost: float = Field(
+        1.5,
+        ge=0,
+        le=1_000,
+        description="Newcomers enter a datanet while the income one more builder would earn "
+        "there / compute cost is above this; above exit_below_income_to_cost for "
+        "hysteresis (dimensionless).",
+    )
+    entry_rate_per_epoch: float = Field(
+        0.05,
+        ge=0,
+        le=100,
+        description="Poisson mean of newcomers per epoch in a datanet where entry pays "
+        "(builders/epoch per datanet).",
+    )
+    max_per_datanet: int = Field(
+        12, ge=0, le=10_000, description="Most active builders in one datanet (builders)."
+    )
+
+    @model_validator(mode="after")
+    def _hysteresis(self) -> Self:
+        if self.enter_above_income_to_cost < self.exit_below_income_to_cost:
+            _check(
+                [
+                    (
+                        ("enter_above_income_to_cost",),
+                        "must be at least exit_below_income_to_cost, or builders would enter "
+                        "where they would leave",
+                    )
+                ]
+            )
+        return self
+
+
 class Population(_Section):
     """Who takes part: honest roles, validators, adversaries and churn.
 
@@ -506,9 +756,33 @@ class Population(_Section):
         description="Fraction of validator stake that colludes with farmers and approves "
         "their submissions (fraction of stake).",
     )
+    validator_bribe_share: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="Share of its rewards each farmer and wash consumer pays the colluding "
+        "validators every epoch, the price of their approval (fraction of rewards).",
+    )
     farmers: Farmers = Field(Farmers(), description="Reward farmers (individuals).")
     poisoners: Poisoners = Field(Poisoners(), description="Data poisoners (individuals).")
+    adaptation: Adaptation = Field(
+        Adaptation(), description="How adversaries choose their strategies (rules)."
+    )
     churn: Churn = Field(Churn(), description="Entry and exit by return on cost (rules).")
+    adoption: Adoption = Field(
+        Adoption(), description="Consumers' arrival by Bass diffusion and exit (rules)."
+    )
+    builder_compute_cost_usd_per_epoch: float = Field(
+        0.25,
+        ge=0,
+        le=_MAX_USD,
+        description="Each builder's cost of training and serving its model, what its fee "
+        "income must cover; 0.25 USD is a small GPU share, a third of a baseline builder's "
+        "fee income at launch (about 0.8 USD a day) (USD/epoch per builder).",
+    )
+    builder_churn: BuilderChurn = Field(
+        BuilderChurn(), description="Builders' entry and exit by income over cost (rules)."
+    )
 
 
 # ----------------------------------------------------------------------------- datanets
@@ -560,7 +834,17 @@ class InferencePricing(_Section):
 
 
 class Datanet(_Section):
-    """One datanet: a synthetic Gaussian-mixture classification task and the model built on it."""
+    """One datanet: a learning task (a synthetic Gaussian mixture, optionally drifting, or
+    scikit-learn's handwritten digits) and the model built on it."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _digits_defaults(cls, data: Any) -> Any:
+        """The digits task fixes its classes and features and has only 1,797 images:
+        unset sizes take the digits defaults (:data:`DIGITS_DEFAULTS`)."""
+        if isinstance(data, dict) and data.get("task") == "digits":
+            data = {**DIGITS_DEFAULTS, **data}
+        return data
 
     name: str = Field(
         "main",
@@ -569,14 +853,58 @@ class Datanet(_Section):
         pattern=_NAME_PATTERN,
         description="Datanet name, unique in the scenario (identifier).",
     )
-    n_classes: int = Field(3, ge=2, le=1_000, description="Number of classes (classes).")
-    n_features: int = Field(8, ge=1, le=100_000, description="Feature dimension (features).")
+    task: Literal["mixture", "digits"] = Field(
+        "mixture",
+        description="The learning task: mixture = synthetic Gaussian mixture (regions and "
+        "drift below); digits = scikit-learn's bundled handwritten digits (10 classes, 64 "
+        "features, pixels ÷ 4; needs the extra 'datasets') (task kind).",
+    )
+    n_classes: int = Field(8, ge=2, le=1_000, description="Number of classes (classes).")
+    n_features: int = Field(12, ge=1, le=100_000, description="Feature dimension (features).")
     class_separation: float = Field(
-        2.0,
+        4.0,
         gt=0,
         le=1_000,
-        description="Distance between class means in units of the within-class std "
-        "(feature std units).",
+        description="Mixture task: distance between class means in units of the std of a "
+        "region (feature std units).",
+    )
+    regions_per_class: int = Field(
+        4,
+        ge=1,
+        le=1_000,
+        description="Mixture task: Gaussian regions per class once all are active; 1 = one "
+        "Gaussian per class (regions).",
+    )
+    region_spread: float = Field(
+        3.0,
+        ge=0,
+        le=1_000,
+        description="Mixture task: distance of each region's centre from its class mean, in a "
+        "random direction, in units of the std of a region (feature std units).",
+    )
+    launch_regions: int = Field(
+        2,
+        ge=1,
+        le=1_000,
+        description="Mixture task: regions per class active at launch (at most "
+        "regions_per_class: a larger value means all); the seed data covers only these "
+        "(regions).",
+    )
+    drift_every_epochs: int = Field(
+        0,
+        ge=0,
+        le=_MAX_EPOCHS,
+        description="Mixture task, concept drift: each class gains one more active region "
+        "every this many epochs until all regions_per_class are active; contributions and "
+        "queries come from the active regions, held-out sets from all; 0 = all active from "
+        "launch (epochs).",
+    )
+    digits_jitter: float = Field(
+        0.25,
+        ge=0,
+        le=100,
+        description="Digits task: std of the Gaussian noise added to every pixel of each "
+        "drawn image, so repeated draws of one image are not exact copies (feature units).",
     )
     seed_points: int = Field(
         200,
@@ -615,6 +943,53 @@ class Datanet(_Section):
     pricing: InferencePricing = Field(
         InferencePricing(), description="Price of one inference (ledger tokens)."
     )
+
+    @model_validator(mode="after")
+    def _task_consistent(self) -> Self:
+        """The digits task's fixed shape, its image budget and its optional dependency."""
+        if self.task == "digits":
+            _check(_digits_problems(self))
+        return self
+
+
+DIGITS_DEFAULTS: dict[str, Any] = {
+    "n_classes": DIGITS_CLASSES,
+    "n_features": DIGITS_FEATURES,
+    "validation_points": 300,
+    "ground_truth_points": 500,
+}
+"""Defaults of a digits datanet's sizes (classes, features, points): what the task fixes,
+and held-out sets that leave 997 of the 1,797 images for contributors to draw from."""
+
+DIGITS_MIN_POOL = 100
+"""Fewest digits images left for contributors after the held-out sets (points)."""
+
+
+def _digits_problems(d: Datanet) -> list[tuple[tuple[str | int, ...], str]]:
+    """A digits datanet: 10 classes, 64 features, held-out sets within the image budget,
+    scikit-learn installed."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for name, fixed in (("n_classes", DIGITS_CLASSES), ("n_features", DIGITS_FEATURES)):
+        if getattr(d, name) != fixed:
+            problems.append(((name,), f"the digits task has {fixed}; leave it unset"))
+    held = d.validation_points + d.ground_truth_points
+    if held > DIGITS_POINTS - DIGITS_MIN_POOL:
+        problems.append(
+            (
+                ("ground_truth_points",),
+                f"validation_points + ground_truth_points = {held}, but digits has "
+                f"{DIGITS_POINTS} images and contributors need {DIGITS_MIN_POOL}: at most "
+                f"{DIGITS_POINTS - DIGITS_MIN_POOL} held out",
+            )
+        )
+    if importlib.util.find_spec("sklearn") is None:
+        problems.append(
+            (
+                ("task",),
+                "task 'digits' needs scikit-learn: pip install 'ledgerlab[datasets]'",
+            )
+        )
+    return problems
 
 
 # --------------------------------------------------------------------------- tokenomics
@@ -724,6 +1099,21 @@ def _cap_field() -> Any:
     )
 
 
+EmissionRouting = Literal["auto", "stakers", "holders", "reward_pool"]
+"""Where an epoch's emission goes when no contributor is active (a tokenomics-only world)."""
+
+
+def _routing_field() -> Any:
+    return Field(
+        "auto",
+        description="Where the epoch's emission goes in an epoch with no active contributor "
+        "(no datanet, or every contributing role empty): `stakers` pro rata to stake, "
+        "`holders` pro rata to liquid balance (every non-protocol account), `reward_pool` "
+        "kept in the reward pool (a pool drip then stays undripped); `auto` = stakers if "
+        "anyone stakes, else holders (destination).",
+    )
+
+
 class ConstantEmission(_Section):
     """The same issuance every epoch."""
 
@@ -732,6 +1122,7 @@ class ConstantEmission(_Section):
         500.0, ge=0, le=_MAX_TOKENS, description="Issuance per epoch (tokens/epoch)."
     )
     cap_tokens: float | None = _cap_field()
+    without_contributors: EmissionRouting = _routing_field()
 
 
 class LinearDecayEmission(_Section):
@@ -751,6 +1142,7 @@ class LinearDecayEmission(_Section):
         1461, ge=1, le=10_000_000, description="Duration of the decay (epochs)."
     )
     cap_tokens: float | None = _cap_field()
+    without_contributors: EmissionRouting = _routing_field()
 
 
 class ExponentialDecayEmission(_Section):
@@ -766,6 +1158,7 @@ class ExponentialDecayEmission(_Section):
         365.25, gt=0, le=1e7, description="Time for issuance to halve (epochs)."
     )
     cap_tokens: float | None = _cap_field()
+    without_contributors: EmissionRouting = _routing_field()
 
 
 class HalvingEmission(_Section):
@@ -782,6 +1175,7 @@ class HalvingEmission(_Section):
         4 * 365.25, gt=0, le=1e7, description="Time between halvings (epochs)."
     )
     cap_tokens: float | None = _cap_field()
+    without_contributors: EmissionRouting = _routing_field()
 
 
 class SupplyHalvingEmission(_Section):
@@ -802,6 +1196,7 @@ class SupplyHalvingEmission(_Section):
         le=_MAX_TOKENS,
         description="Issuance cap; halvings at 1/2, 3/4, 7/8 … of it (tokens).",
     )
+    without_contributors: EmissionRouting = _routing_field()
 
 
 class EmissionStep(_Section):
@@ -830,6 +1225,7 @@ class TableEmission(_Section):
         max_length=100_000,
     )
     cap_tokens: float | None = _cap_field()
+    without_contributors: EmissionRouting = _routing_field()
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -875,6 +1271,7 @@ class PoolDripEmission(_Section):
         description="Rewards paid from the pool per epoch, at most its unlocked balance "
         "(tokens/epoch).",
     )
+    without_contributors: EmissionRouting = _routing_field()
 
 
 Emission = Annotated[
@@ -1066,10 +1463,11 @@ class OrderFlow(_Section):
     """
 
     mean_usd_per_epoch: float = Field(
-        10_000.0,
+        25_000.0,
         ge=0,
         le=_MAX_USD,
-        description="Expected magnitude of the net flow at launch (USD/epoch).",
+        description="Expected magnitude of the net flow at launch; 25 k USD is 1 % of the "
+        "default pool, about 2 % of price per epoch (USD/epoch).",
     )
     growth_per_epoch: float = Field(
         0.0,
@@ -1084,16 +1482,214 @@ class OrderFlow(_Section):
         description="Std of the log-magnitude noise per epoch (dimensionless per √epoch).",
     )
     sell_share: float = Field(
-        0.3,
+        0.5,
         ge=0,
         le=1,
-        description="Probability that an epoch's net flow is a sell (probability).",
+        description="Probability that an epoch's net flow is a sell; 0.5 = mean-zero noise "
+        "trading (probability).",
     )
     persistent: bool = Field(
         False,
         description="Random-walk log-noise, so demand regimes persist (flag).",
     )
     shocks: tuple[Shock, ...] = _seq((), "One-epoch shocks (shocks).", max_length=100_000)
+
+
+class ValueTrader(_Section):
+    """A long-only value trader (``economics.market.value_trader_order``): it values a token
+    at the present value of the protocol's fee revenue per token and buys below that value,
+    sells above it.
+
+    Fundamental value (USD/token): ``V = R · A / S`` where ``R`` is the mean fee revenue of
+    the last ``revenue_window_epochs`` epochs (the fees consumers paid into the treasury in
+    an epoch, tokens, × the price after they were paid, USD/epoch; wash fees included, as an
+    outside trader cannot tell them apart), projected flat; ``A = Σ_{h=1..H} (1+r)^−h`` with
+    ``H = horizon_epochs`` and ``r`` the per-epoch rate of ``discount_rate_per_year``; and
+    ``S`` the total supply (minted − burned: fully diluted). Each epoch it holds a share
+    ``clip(aggressiveness · ln(V/P), 0, 1)`` of its wealth (cash + tokens × P) in tokens and
+    closes ``adjustment_per_epoch`` of the gap to it. It starts with ``capital_usd`` in cash
+    and no tokens; it keeps its tokens in the outside market's account.
+    """
+
+    capital_usd: float = Field(
+        1_000_000.0,
+        ge=0,
+        le=_MAX_USD,
+        description="Cash the trader starts with; 0 = no value trader (USD).",
+    )
+    discount_rate_per_year: float = Field(
+        0.2,
+        ge=0,
+        le=10,
+        description="Yearly rate future fee revenue is discounted at; 0.2 prices in the risk "
+        "of a young protocol (fraction/year).",
+    )
+    horizon_epochs: int = Field(
+        1461,
+        ge=1,
+        le=_MAX_EPOCHS,
+        description="Epochs of future fee revenue counted in the value; 1461 = 4 years of "
+        "daily epochs (epochs).",
+    )
+    revenue_window_epochs: int = Field(
+        30,
+        ge=1,
+        le=10_000,
+        description="Recent epochs whose mean fee revenue is projected (epochs).",
+    )
+    aggressiveness: float = Field(
+        1.0,
+        ge=0,
+        le=1_000,
+        description="Share of its wealth held in tokens per unit of ln(value / price), capped "
+        "at 1 (fraction per log-point).",
+    )
+    adjustment_per_epoch: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Fraction of the gap to its target holding traded per epoch (fraction/epoch).",
+    )
+
+
+class ReferencePoint(_Section):
+    """One point of the reference exchange's price path."""
+
+    epoch: int = Field(0, ge=0, le=10_000_000, description="Epoch of the point (epoch index).")
+    price_usd: float = Field(
+        0.5, gt=0, le=1e9, description="Reference price at that epoch (USD/token)."
+    )
+
+
+class Arbitrage(_Section):
+    """An arbitrageur between the AMM and a reference exchange
+    (``economics.market.arbitrage_order``): each epoch it moves the AMM price
+    ``gap_closed_per_epoch`` of the way (in pool reserves) to the reference price, buying
+    with its own cash or selling tokens from the outside market's holdings; it stays out
+    while the gap is within twice the AMM fee."""
+
+    enabled: bool = Field(False, description="Trade against the reference exchange (flag).")
+    reference: tuple[ReferencePoint, ...] = _seq(
+        (),
+        "Reference price path: points interpolated log-linearly, flat before the first and "
+        "after the last; empty = flat at initial_price_usd (points).",
+        max_length=100_000,
+    )
+    gap_closed_per_epoch: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Fraction of the way to the reference price traded per epoch (fraction/epoch).",
+    )
+
+    @model_validator(mode="after")
+    def _sorted(self) -> Self:
+        epochs = [p.epoch for p in self.reference]
+        if epochs != sorted(set(epochs)):
+            _check([(("reference",), "points must have strictly increasing epochs")])
+        return self
+
+
+class Buyback(_Section):
+    """Buybacks from fee revenue (``economics.market.buyback_usd``): each epoch the protocol
+    spends ``share`` of the previous epoch's fee revenue (fees paid into the treasury,
+    tokens, × the price after they were paid: USD) on tokens on the AMM, netted with the
+    epoch's other orders. The model keeps no USD account for the protocol: the USD is the
+    revenue a protocol charging USD-equivalent fees would hold."""
+
+    share: float = Field(
+        0.0, ge=0, le=1, description="Share of fee revenue spent; 0 = no buyback (fraction)."
+    )
+    destination: Literal["burn", "treasury"] = Field(
+        "burn", description="Where the bought tokens go: burned or kept (destination)."
+    )
+
+
+class MarketShock(_Section):
+    """A scheduled shock (``economics.market.MarketShock``).
+
+    ``kind: price`` — the outside market trades ``size`` of the AMM pool, spread evenly
+    over ``duration_epochs``: ``size < 0`` sells ``|size|`` × the token reserve (a sell of
+    0.3 alone divides the price by about 1.3² = 1.69), ``size > 0`` buys ``size`` × the
+    cash reserve; the tokens sold come from the outside market and the genesis holders'
+    liquid balances, pro rata. ``kind: demand`` — consumers' demand is multiplied by
+    ``size`` in each epoch of the duration (0.4 = a 60 % fall).
+    """
+
+    at_epoch: int = Field(0, ge=0, le=10_000_000, description="First epoch (epoch index).")
+    kind: Literal["price", "demand"] = Field("price", description="What is shocked (kind).")
+    size: float = Field(
+        -0.3,
+        ge=-10,
+        le=1_000,
+        description="Price: signed fraction of the pool traded, < 0 = a sell; demand: factor "
+        "on demand, >= 0 (fraction of pool, or factor).",
+    )
+    duration_epochs: int = Field(
+        1, ge=1, le=10_000_000, description="Epochs the shock lasts (epochs)."
+    )
+
+    @model_validator(mode="after")
+    def _size_fits_kind(self) -> Self:
+        if self.kind == "demand" and self.size < 0:
+            _check([(("size",), "a demand shock's size is a factor on demand: use >= 0")])
+        if self.kind == "price" and abs(self.size) > 10:
+            _check([(("size",), "a price shock trades at most 10 × the pool: |size| <= 10")])
+        return self
+
+
+class OutsideChange(_Section):
+    """A scheduled change of the outside option, in force from ``at_epoch`` on."""
+
+    at_epoch: int = Field(
+        0, ge=0, le=10_000_000, description="Epoch the change takes effect (epoch index)."
+    )
+    price_usd_per_inference: float | None = Field(
+        None,
+        ge=0,
+        le=1e6,
+        description="New price; null = unchanged (USD/inference).",
+    )
+    accuracy: float | None = Field(
+        None, ge=0, le=1, description="New accuracy; null = unchanged (fraction)."
+    )
+
+
+class OutsideOption(_Section):
+    """A centralised alternative to the network (an API sold for USD), one for the whole
+    network: consumers are not tied to a datanet, so they weigh every model of every
+    datanet and this one alternative in one multinomial logit on utility = accuracy −
+    population.consumer_price_weight_per_usd × USD price, at temperature
+    population.consumer_choice_temperature (token fees converted at the current price).
+    The defaults sit clearly below an honest network (accuracy 0.62-0.70, fee about 0.01
+    USD at launch), so sampling noise alone does not drive its users away: a poisoned
+    network (accuracy 0.33), or one whose fees rise by about 0.08 USD per inference (the
+    token price × 8), loses its users to it."""
+
+    enabled: bool = Field(True, description="Consumers can buy the outside option (flag).")
+    accuracy: float = Field(
+        0.55,
+        ge=0,
+        le=1,
+        description="Accuracy of the outside option: a general model not trained on the "
+        "datanets' data (fraction).",
+    )
+    price_usd_per_inference: float = Field(
+        0.02, ge=0, le=1e6, description="Price of one outside inference (USD/inference)."
+    )
+    changes: tuple[OutsideChange, ...] = _seq(
+        (),
+        "Scheduled changes of its price or accuracy, at strictly increasing epochs, e.g. a "
+        "competitor halving its price (changes).",
+        max_length=10_000,
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        epochs = [c.at_epoch for c in self.changes]
+        if epochs != sorted(set(epochs)):
+            _check([(("changes",), "changes must have strictly increasing at_epoch")])
+        return self
 
 
 class Market(_Section):
@@ -1103,16 +1699,44 @@ class Market(_Section):
         0.5, gt=0, le=1e9, description="Token price at launch (USD/token)."
     )
     pool_liquidity_usd: float = Field(
-        1_000_000.0,
+        2_500_000.0,
         ge=1,
         le=_MAX_USD,
-        description="USD reserve of the AMM at launch; the token reserve is this / price. At "
-        "least 1 USD: a smaller pool's product of reserves leaves floating point (USD).",
+        description="USD reserve of the AMM at launch; the token reserve is this / price. "
+        "The default is a plausible launch: 0.5 % of the 500 M USD fully diluted value "
+        "(1e9 tokens × 0.5 USD) and about 2.3 % of the 108 M USD market cap of the 21.55 % "
+        "circulating at launch (DEX launch pools hold a few % of the launch market cap); its "
+        "5 M tokens are a tenth of the liquidity bucket, and a 25 k USD trade moves the price "
+        "about 2 %. At least 1 USD: a smaller pool's product of reserves leaves floating "
+        "point (USD).",
     )
     amm_fee: float = Field(
         0.003, ge=0, le=0.1, description="Swap fee on the input amount (fraction)."
     )
+    outside_inventory_multiple: float = Field(
+        1.0,
+        ge=0,
+        le=100,
+        description="Tokens the outside market (noise traders, arbitrageur) holds at launch, "
+        "as a multiple of the AMM's launch token reserve: lent from the treasury's liquidity "
+        "bucket like a market maker's loan, at most half what the treasury keeps after the "
+        "AMM and the launch stakes. Without it the outside market could sell only what it had "
+        "bought, and mean-zero noise would execute as net buying (multiple).",
+    )
     order_flow: OrderFlow = Field(OrderFlow(), description="Exogenous order flow (USD/epoch).")
+    value_trader: ValueTrader = Field(
+        ValueTrader(), description="Value trader on fee revenue (USD)."
+    )
+    arbitrage: Arbitrage = Field(
+        Arbitrage(), description="Arbitrage to a reference price path (USD/token)."
+    )
+    buyback: Buyback = Field(Buyback(), description="Buybacks from fee revenue (fraction).")
+    shocks: tuple[MarketShock, ...] = _seq(
+        (), "Scheduled price and demand shocks (shocks).", max_length=10_000
+    )
+    outside_option: OutsideOption = Field(
+        OutsideOption(), description="The centralised alternative to the network (USD)."
+    )
 
 
 # -------------------------------------------------------------------------------- chain
@@ -1267,13 +1891,16 @@ class Attribution(_Section):
         "weighted by inferences / sample (queries).",
     )
     trail_every_epochs: int = Field(
-        1,
-        ge=1,
+        0,
+        ge=0,
         le=_MAX_EPOCHS,
         description="Cadence of the simulated retrieval trail: queries are simulated every "
         "this many epochs (and when a model retrains); on the epochs between, each model's "
-        "fees are credited in the proportions of its last simulated trail. 1 = every epoch "
-        "(epochs).",
+        "fees are credited in the proportions of its last simulated trail. 0 = once per "
+        "model version (only when the model retrains: a model answers the same way until "
+        "then, so the credit's expectation is that of a fresh trail every epoch, its "
+        "variance higher; one trail per retrain instead of one per epoch); 1 = every "
+        "epoch (epochs).",
     )
     retrieval_weights: Literal["equal", "inverse_distance"] = Field(
         "equal",
@@ -1592,7 +2219,11 @@ class Scenario(_Section):
     epoch_days: float = Field(1.0, gt=0, le=366, description="Calendar length of one epoch (days).")
     population: Population = Field(Population(), description="Who takes part (individuals).")
     datanets: tuple[Datanet, ...] = _seq(
-        (Datanet(),), "Datanets, names unique (datanets).", min_length=1, max_length=1_000
+        (Datanet(),),
+        "Datanets, names unique; empty (`[]`) for a tokenomics-only world, which then has no "
+        "providers, builders, consumers, farmers or poisoners (datanets).",
+        min_length=0,
+        max_length=1_000,
     )
     tokenomics: Tokenomics = Field(Tokenomics(), description="The token (tokens).")
     market: Market = Field(Market(), description="The token's AMM market (USD).")
@@ -1606,11 +2237,33 @@ class Scenario(_Section):
         max_length=8,
     )
     collect: Collect = Field(Collect(), description="Recording cadence (epochs).")
+    counterfactuals: tuple[Literal["honest_only", "no_defense"], ...] | None = Field(
+        None,
+        strict=False,
+        max_length=2,
+        description="Counterfactual twins stepped in lockstep with the world, same seed and "
+        "random streams: honest_only = the adversaries removed, no_defense = the defences "
+        "removed; null = honest_only when the population has adversaries, plus no_defense "
+        "when it also has defences; [] = none (twin kinds).",
+    )
+
+    @property
+    def twin_kinds(self) -> tuple[str, ...]:
+        """The counterfactual twins this scenario runs: ``counterfactuals``, or when null,
+        honest_only if the population has adversaries, plus no_defense if it also has
+        defences (twin kinds)."""
+        if self.counterfactuals is not None:
+            return tuple(self.counterfactuals)
+        if adversary_count(self.population) == 0:
+            return ()
+        return ("honest_only", "no_defense") if self.defenses else ("honest_only",)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         """Cross-field checks: everything a run would otherwise trip over mid-run. The size
         estimate runs last, on an otherwise consistent scenario."""
+        if not self.datanets:
+            _check(_no_datanet_problems(self))
         problems = [
             *_listing_problems(self),
             *_class_and_feature_problems(self),
@@ -1620,6 +2273,7 @@ class Scenario(_Section):
             *_market_problems(self),
             *_genesis_problems(self),
             *_order_flow_problems(self),
+            *_counterfactual_problems(self),
         ]
         if not problems:
             problems = _size_problems(self)
@@ -1671,9 +2325,47 @@ def _listing_problems(s: Scenario) -> _Problems:
     return problems
 
 
+DATA_ROLE_COUNTS = (
+    ("providers",),
+    ("builders",),
+    ("consumers",),
+    ("farmers", "duplicate"),
+    ("farmers", "near_duplicate"),
+    ("farmers", "sybil_operators"),
+    ("farmers", "wash"),
+    ("poisoners", "label_flip"),
+    ("poisoners", "backdoor"),
+    ("poisoners", "noise"),
+)
+"""Population counts (paths under ``population``) of the roles that need a datanet: they
+contribute data, train models on it or pay for inferences."""
+
+
+def _no_datanet_problems(s: Scenario) -> _Problems:
+    """A tokenomics-only world (no datanet) has no role that contributes, trains or
+    consumes; the checks below that read the datanets then have nothing to check."""
+    problems: _Problems = []
+    for path in DATA_ROLE_COUNTS:
+        count: Any = s.population
+        for key in path:
+            count = getattr(count, key)
+        if count > 0:
+            problems.append(
+                (
+                    ("population", *path),
+                    f"{count:,} individuals need a datanet (to contribute data to, train on "
+                    "or buy inferences from), but datanets is empty; set it to 0 for a "
+                    "tokenomics-only world or add a datanet",
+                )
+            )
+    return problems
+
+
 def _class_and_feature_problems(s: Scenario) -> _Problems:
     """Poisoners' target classes and trigger features must exist in every datanet."""
     problems: _Problems = []
+    if not s.datanets:
+        return problems
     min_classes = min(d.n_classes for d in s.datanets)
     min_features = min(d.n_features for d in s.datanets)
     poison = s.population.poisoners
@@ -1711,6 +2403,8 @@ def _point_count_problems(s: Scenario) -> _Problems:
     """Engines and ground truth draw their points from the datanets' held-out sets; a
     validator vote needs validators."""
     problems: _Problems = []
+    if not s.datanets:
+        return problems
     gt_points = min(d.ground_truth_points for d in s.datanets)
     gt_validation = s.attribution.ground_truth.validation_points
     if gt_validation is not None and gt_validation > gt_points:
@@ -1838,6 +2532,8 @@ def _market_problems(s: Scenario) -> _Problems:
     cannot serve the first purchases is refused rather than simulated as rationed.
     """
     pop, mk = s.population, s.market
+    if not s.datanets:  # nobody buys at launch (no consumers, farmers or wash consumers)
+        return []
     fee_tokens = BUILDER_PRICE_FACTOR_MAX * max(d.pricing.fee_tokens() for d in s.datanets)
     price = mk.initial_price_usd
     reserve_tokens = mk.pool_liquidity_usd / price
@@ -1869,6 +2565,53 @@ def _market_problems(s: Scenario) -> _Problems:
 MAX_FLOW_USD = 1e60
 """Largest expected exogenous order flow in one epoch the market can represent (USD/epoch);
 beyond it the AMM's arithmetic leaves float64."""
+
+
+ADVERSARY_COUNT_FIELDS = (
+    ("farmers", "duplicate"),
+    ("farmers", "near_duplicate"),
+    ("farmers", "sybil_operators"),
+    ("farmers", "wash"),
+    ("poisoners", "label_flip"),
+    ("poisoners", "backdoor"),
+    ("poisoners", "noise"),
+)
+"""Population fields counting individuals of adversarial roles (farmers, sybil operators,
+wash consumers, poisoners: the role sets marked ``adversary``), as paths under
+``population``; the honest_only twin sets them all to 0."""
+
+
+def adversary_count(p: Population) -> int:
+    """Adversarial individuals (or sybil operators) at launch (individuals)."""
+    return sum(getattr(getattr(p, section), name) for section, name in ADVERSARY_COUNT_FIELDS)
+
+
+def _counterfactual_problems(s: Scenario) -> _Problems:
+    """A twin must differ from the world: honest_only needs adversaries, no_defense needs
+    defences; each kind at most once."""
+    if s.counterfactuals is None:
+        return []
+    kinds = list(s.counterfactuals)
+    problems: _Problems = [
+        (("counterfactuals", i), f"twin '{kinds[i]}' is listed twice") for i in _duplicates(kinds)
+    ]
+    if "honest_only" in kinds and adversary_count(s.population) == 0:
+        problems.append(
+            (
+                ("counterfactuals", kinds.index("honest_only")),
+                "honest_only needs adversaries (farmers, sybil operators, wash consumers or "
+                "poisoners in population) to remove; drop it or set counterfactuals: []",
+            )
+        )
+    if "no_defense" in kinds and not s.defenses:
+        problems.append(
+            (
+                ("counterfactuals", kinds.index("no_defense")),
+                "no_defense needs defences to remove: the scenario has none; drop it or set "
+                "counterfactuals: []",
+            )
+        )
+    return problems
 
 
 def _order_flow_problems(s: Scenario) -> _Problems:

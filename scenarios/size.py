@@ -253,7 +253,7 @@ def max_training_points(scenario: Scenario, i: int) -> float:
 def _datanet_terms(scenario: Scenario) -> list[MemoryTerm]:
     """Stored, training and held-out points of every datanet, and each model's copy."""
     terms: list[MemoryTerm] = []
-    builders = scenario.population.builders / len(scenario.datanets)
+    builders = scenario.population.builders / max(len(scenario.datanets), 1)
     for i, d in enumerate(scenario.datanets):
         terms += _point_terms(scenario, i)
         # builders retraining on the same epoch share one fit, so a datanet holds at most

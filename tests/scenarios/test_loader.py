@@ -211,7 +211,7 @@ def test_errors_inside_a_kind_do_not_show_the_discriminator() -> None:
     # the ordering check runs once the section's own fields are valid
     assert _lines(text) == [
         "s.yaml:7:5: tokenomics.emission.half_life_epochs: unknown key 'half_life_epochs'; "
-        "allowed keys: kind, steps, cap_tokens"
+        "allowed keys: kind, steps, cap_tokens, without_contributors"
     ]
     only_order = text.replace("half_life_epochs: 3", "")
     assert _lines(only_order) == [

@@ -173,7 +173,7 @@ BAD_VALUES = [
     ({"population": {"farmers": {"identities_per_operator": 0}}}, ("population", "farmers", "identities_per_operator")),
     ({"population": {"poisoners": {"backdoor_trigger_features": []}}}, ("population", "poisoners", "backdoor_trigger_features")),
     ({"population": {"churn": {"entry_rate_per_epoch": 2}}}, ("population", "churn", "entry_rate_per_epoch")),
-    ({"datanets": []}, ("datanets",)),
+    ({"datanets": [{"name": f"d{i}"} for i in range(1_001)]}, ("datanets",)),  # [] is allowed
     ({"datanets": [{"n_classes": 1}]}, ("datanets", 0, "n_classes")),
     ({"datanets": [{"model": "forest"}]}, ("datanets", 0, "model")),
     ({"datanets": [{"pricing": {"rate_in_per_1k": -1}}]}, ("datanets", 0, "pricing", "rate_in_per_1k")),
@@ -450,7 +450,7 @@ def test_poisoner_classes_and_features_must_exist_in_every_datanet() -> None:
         "population": {"poisoners": poisoners},
         "datanets": [
             {"name": "a", "n_classes": 5, "n_features": 8},
-            {"name": "b", "n_features": 4},
+            {"name": "b", "n_classes": 3, "n_features": 4},
         ],
     }
     assert _consistency_paths(data) == [

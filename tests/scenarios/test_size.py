@@ -45,11 +45,15 @@ def test_ten_million_providers_are_refused_with_the_estimate() -> None:
     assert line.startswith(
         f"h.yaml:1:1: epochs: this run needs about {estimate / GIB:,.3g} GiB of memory, above "
         "the limit of 8 GiB (ledgerlab.scenarios.size); it is driven by epochs: "
-        "3,650,000,000 points submitted to datanet 'main' over 365 epochs × 8 features ≈ "
-        "422 GiB; collect.agent_snapshot_every_epochs: 11 agent snapshots × 10,000,142 "
+        "3,650,000,000 points submitted to datanet 'main' over 365 epochs × 12 features ≈ "
+        "585 GiB; collect.agent_snapshot_every_epochs: 11 agent snapshots × 10,000,142 "
         "individuals"
     )
-    assert "population.providers: 10,000,000 providers ≈ 6.15 GiB" in line
+    # the providers' own field is named with what it costs: their first epoch's batch
+    assert (
+        "population.providers: 10,000,000 points submitted to datanet 'main' in one epoch × "
+        "12 features ≈ 6.17 GiB" in line
+    )
 
 
 def test_a_large_launch_population_alone_is_refused_at_its_field() -> None:
