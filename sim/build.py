@@ -14,7 +14,7 @@ registered in ``economics.attribution.ENGINES``.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, get_args
 
 import numpy as np
@@ -22,9 +22,10 @@ import numpy as np
 from ledgerlab.agents.base import ChurnRule
 from ledgerlab.economics import defenses as D
 from ledgerlab.economics.attribution import ENGINES, EngineSpec
+from ledgerlab.economics.demand import OutsideOption
 from ledgerlab.economics.emission import Constant, EmissionSchedule, make_schedule
 from ledgerlab.economics.fees import SPLIT_TOLERANCE, FeeSplit, inference_fee_tokens
-from ledgerlab.economics.market import OrderFlow
+from ledgerlab.economics.market import MarketShock, OrderFlow
 from ledgerlab.economics.vesting import Bucket, VestingSchedule
 from ledgerlab.scenarios import Scenario
 from ledgerlab.scenarios import schema as S
@@ -84,6 +85,23 @@ def engine(scenario: Scenario) -> EngineSpec:
     return ENGINES[scenario.attribution.engine]
 
 
+def outside_option(spec: S.OutsideOption) -> OutsideOption:
+    """The centralised alternative (``market.outside_option``), its scheduled changes as
+    columns (NaN where a change leaves a value as it was)."""
+    nan = float("nan")
+    return OutsideOption(
+        enabled=spec.enabled,
+        accuracy=spec.accuracy,
+        price_usd_per_inference=spec.price_usd_per_inference,
+        change_epochs=tuple(c.at_epoch for c in spec.changes),
+        change_prices_usd=tuple(
+            nan if c.price_usd_per_inference is None else c.price_usd_per_inference
+            for c in spec.changes
+        ),
+        change_accuracies=tuple(nan if c.accuracy is None else c.accuracy for c in spec.changes),
+    )
+
+
 def churn_rule(population: S.Population) -> ChurnRule:
     """The churn rule every contributing role follows (``population.churn``)."""
     return ChurnRule(**population.churn.model_dump())
@@ -120,16 +138,25 @@ class Emission:
     Attributes:
         schedule: Tokens per epoch.
         from_pool: True for ``pool_drip``: nothing is minted, the pool pays.
+        without_contributors: Where the emission goes in an epoch with no active
+            contributor (``tokenomics.emission.without_contributors``).
     """
 
     schedule: EmissionSchedule
     from_pool: bool = False
+    without_contributors: str = "auto"
 
 
 def emission(spec: Any) -> Emission:
     """The epoch rewards of ``tokenomics.emission`` (its ``kind`` picks the schedule)."""
     params = spec.model_dump()
     kind = params.pop("kind")
+    routing = params.pop("without_contributors")
+    return replace(_emission_of(kind, spec, params), without_contributors=routing)
+
+
+def _emission_of(kind: str, spec: Any, params: dict[str, Any]) -> Emission:
+    """The schedule of one emission ``kind`` from its parameters."""
     if kind == "pool_drip":
         return Emission(Constant(tokens_per_epoch=spec.tokens_per_epoch), from_pool=True)
     if kind == "exponential_decay":
@@ -157,6 +184,11 @@ def order_flow(scenario: Scenario) -> OrderFlow:
             "trade; lower growth_per_epoch, the shock multipliers or the horizon"
         )
     return flow
+
+
+def market_shocks(scenario: Scenario) -> tuple[MarketShock, ...]:
+    """The scheduled price and demand shocks (``market.shocks``)."""
+    return tuple(MarketShock(**s.model_dump()) for s in scenario.market.shocks)
 
 
 def vesting(tokenomics: S.Tokenomics) -> VestingSchedule:

@@ -681,18 +681,57 @@ class Chain:
         batch_blocks: np.ndarray,
         acc: _EpochAccumulator,
     ) -> Generator[simpy.events.Event, object, None]:
-        """simpy process: one timeout per block batch, then that batch's blocks."""
+        """simpy process: one timeout per block batch, then that batch's blocks; a quiet
+        epoch at the fee floor (:meth:`_quiet_at_floor`) in one timeout for all of them."""
         env = self._env
         assert env is not None
         bt = float(self.params.block_time_seconds)
+        totals_tx = arrivals.sum(axis=1)
+        tips_tokens = arrivals @ self._levels if self._levels.size else np.zeros(totals_tx.size)
+        if self._quiet_at_floor(totals_tx, batch_blocks):
+            # The clock where one timeout per batch would leave it (sequential sums).
+            end = float(np.cumsum(np.concatenate([[env.now], batch_blocks * bt]))[-1])
+            yield env.timeout(end - env.now)
+            self._settle_quiet(totals_tx, tips_tokens, batch_blocks, acc)
+            return
         starts = epoch_start + np.concatenate([[0], np.cumsum(batch_blocks)[:-1]]) * bt
-        totals = arrivals.sum(axis=1).tolist()
-        tips = (arrivals @ self._levels).tolist() if self._levels.size else [0.0] * len(totals)
+        totals = totals_tx.tolist()
+        tips = tips_tokens.tolist()
         sizes = batch_blocks.tolist()
         for j, n_blocks in enumerate(sizes):
             yield env.timeout(n_blocks * bt)
             acc.events += 1
             self._batch(float(starts[j]), n_blocks, arrivals[j], totals[j], tips[j], acc)
+
+    def _quiet_at_floor(self, totals_tx: np.ndarray, batch_blocks: np.ndarray) -> bool:
+        """True when the whole epoch takes :meth:`_batch`'s O(1) paths: no backlog, the
+        base fee at its floor, and no batch bringing more than the target per block (so
+        every transaction goes into the next block and the fee stays at the floor)."""
+        return (
+            self._backlog == 0
+            and self._log_fee == self._log_lo
+            and bool(np.all(totals_tx <= batch_blocks * self._floor_max_tx))
+        )
+
+    def _settle_quiet(
+        self,
+        totals_tx: np.ndarray,
+        tips_tokens: np.ndarray,
+        batch_blocks: np.ndarray,
+        acc: _EpochAccumulator,
+    ) -> None:
+        """Every batch of a quiet epoch at the fee floor at once: what :meth:`_batch` adds
+        batch by batch, with the float sums taken in the same order (bit-identical)."""
+        busy = totals_tx > 0
+        n_tx = int(totals_tx.sum())
+        fee = float(self.params.min_base_fee_tokens)
+        acc.events += int(totals_tx.size)
+        acc.blocks += int(batch_blocks.sum())
+        acc.burned = float(np.cumsum(np.concatenate([[acc.burned], fee * totals_tx[busy]]))[-1])
+        acc.tips = float(np.cumsum(np.concatenate([[acc.tips], tips_tokens[busy]]))[-1])
+        acc.used += n_tx
+        acc.included += n_tx
+        acc.next_block_tx += n_tx
 
     def _batch(
         self,

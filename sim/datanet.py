@@ -1,9 +1,12 @@
 """The learning task behind a datanet, the contribution generators, and the datanet store.
 
-Each datanet is a synthetic supervised task with a known truth: a Gaussian-mixture
-classification problem (``GaussianMixtureTask``) whose class means are drawn once from the
-scenario's random generator. Because the generator is known, the simulator can always tell
-how good a contribution really is (its labels' true classes, its ground-truth data value).
+Each datanet is a supervised task with a known truth (``economics.tasks``): a synthetic
+Gaussian-mixture classification problem (``GaussianMixtureTask``; optionally several regions
+per class that become active over time — concept drift) or scikit-learn's handwritten digits
+(``DigitsTask``). ``build_task`` makes a datanet's task and its held-out sets from the
+scenario. Because the generator is known, the simulator can always tell how good a
+contribution really is (its labels' true classes, its ground-truth data value). Generators
+draw from the task's current epoch (``Task.at_epoch``, set by the model each epoch).
 
 Contributions are ``Batch``es: columns of points (features, label, owner, kind, content hash,
 true class). One call of a generator makes the batches of *many* contributors at once (one
@@ -32,17 +35,29 @@ import numpy.typing as npt
 from ledgerlab.agents.plans import Kind
 from ledgerlab.economics.defenses.dedup import content_hash
 from ledgerlab.economics.learning import apply_trigger
+from ledgerlab.economics.tasks import (
+    DigitsTask,
+    GaussianMixtureTask,
+    Task,
+    TaskError,
+    TaskSpec,
+)
+from ledgerlab.scenarios.schema import Datanet as DatanetSpec
 
 __all__ = [
     "HASH_DECIMALS",
     "Batch",
     "Datanet",
     "DatanetError",
+    "DigitsTask",
     "GaussianMixtureTask",
     "Kind",
+    "Task",
+    "TaskError",
     "TaskSpec",
     "apply_trigger",
     "backdoor",
+    "build_task",
     "concat_batches",
     "content_hash",
     "duplicate",
@@ -65,8 +80,9 @@ HASH_DECIMALS: int = 9
 NO_CLASS: int = -1
 
 
-class DatanetError(ValueError):
-    """Bad input to the learning task, a contribution generator or a datanet."""
+DatanetError = TaskError
+"""Bad input to the learning task, a contribution generator or a datanet (one error type
+for all three: ``economics.tasks.TaskError``)."""
 
 
 # ---------------------------------------------------------------------------------------------
@@ -222,123 +238,10 @@ def repeat_owners(owner_ids: npt.ArrayLike, n_points_each: npt.ArrayLike) -> Int
 
 
 # ---------------------------------------------------------------------------------------------
-# the task
+# class helpers (the tasks themselves live in economics.tasks)
 
 
-@dataclass(frozen=True)
-class TaskSpec:
-    """Parameters of a Gaussian-mixture classification task (one per datanet)."""
-
-    n_classes: int = 3
-    """Number of classes (count, >= 2)."""
-    n_features: int = 10
-    """Feature dimension d (count, >= 1)."""
-    class_separation: float = 3.0
-    """Distance between class means (units: cluster_std). Exact pairwise distance when
-    n_classes <= n_features (means on a regular simplex), typical distance otherwise."""
-    cluster_std: float = 1.0
-    """Standard deviation of each feature around its class mean (feature units, > 0)."""
-    noise_std: float = 4.0
-    """Std of junk (``noise``) features around the centroid of the means (units: cluster_std)."""
-
-    def __post_init__(self) -> None:
-        if int(self.n_classes) != self.n_classes or self.n_classes < 2:
-            raise DatanetError(f"TaskSpec.n_classes must be an integer >= 2, got {self.n_classes}")
-        if int(self.n_features) != self.n_features or self.n_features < 1:
-            raise DatanetError(
-                f"TaskSpec.n_features must be an integer >= 1, got {self.n_features}"
-            )
-        for name in ("class_separation", "cluster_std", "noise_std"):
-            value = getattr(self, name)
-            if not np.isfinite(value) or value <= 0:
-                raise DatanetError(f"TaskSpec.{name} must be finite and > 0, got {value!r}")
-
-
-class GaussianMixtureTask:
-    """A Gaussian-mixture classification task with a known truth.
-
-    Class c generates x ~ N(μ_c, σ² I) with σ = ``cluster_std``; classes are equally likely.
-    The means are drawn once from ``rng`` at construction: a random orthonormal frame
-    (QR of a Gaussian matrix) scaled so that every pair of means is exactly
-    ``class_separation · σ`` apart (a regular simplex) when n_classes <= n_features, else
-    random directions with that typical pairwise distance. With equal priors and a shared
-    isotropic covariance the Bayes classifier is the nearest mean (``bayes_label``).
-    """
-
-    def __init__(self, spec: TaskSpec, rng: np.random.Generator) -> None:
-        self.spec: TaskSpec = spec
-        k, d = spec.n_classes, spec.n_features
-        scale = spec.class_separation * spec.cluster_std / np.sqrt(2.0)
-        if k <= d:
-            q, r = np.linalg.qr(rng.standard_normal((d, k)))
-            q = q * np.sign(np.diag(r))  # canonical orientation of the frame
-            means = scale * q.T  # k orthonormal rows: pairwise distance scale·√2
-        else:
-            g = rng.standard_normal((k, d))
-            # independent random unit directions: E‖μ_a − μ_b‖² = 2·scale² = (sep·σ)²
-            means = scale * g / np.linalg.norm(g, axis=1, keepdims=True)
-        self.means: FloatArray = np.ascontiguousarray(means, dtype=np.float64)
-        self.means.setflags(write=False)
-        self.centroid: FloatArray = self.means.mean(axis=0)
-        self.centroid.setflags(write=False)
-
-    @property
-    def n_classes(self) -> int:
-        """Number of classes."""
-        return self.spec.n_classes
-
-    @property
-    def n_features(self) -> int:
-        """Feature dimension d."""
-        return self.spec.n_features
-
-    def sample_classes(self, n: int, rng: np.random.Generator, balanced: bool = False) -> IntArray:
-        """``n`` class ids: i.i.d. uniform, or (``balanced``) equal counts ±1 in random order."""
-        _check_count(n, "GaussianMixtureTask.sample_classes")
-        if balanced:
-            return rng.permutation(np.arange(n, dtype=np.int64) % self.n_classes)
-        return rng.integers(0, self.n_classes, size=n, dtype=np.int64)
-
-    def features_of(self, classes: npt.ArrayLike, rng: np.random.Generator) -> FloatArray:
-        """Clean features for the given class ids: μ_c + σ·N(0, I), float64 [n, d]."""
-        cls = np.asarray(classes, dtype=np.int64)
-        eps = rng.standard_normal((cls.shape[0], self.n_features))
-        return self.means[cls] + self.spec.cluster_std * eps
-
-    def sample(
-        self, n: int, rng: np.random.Generator, balanced: bool = False
-    ) -> tuple[FloatArray, IntArray]:
-        """``n`` clean labelled points ``(x float64 [n, d], y int64 [n])``, labels = true class.
-
-        Classes are uniform i.i.d., or exactly balanced (±1) if ``balanced``.
-        """
-        y = self.sample_classes(n, rng, balanced)
-        return self.features_of(y, rng), y
-
-    def bayes_label(self, x: npt.ArrayLike) -> IntArray:
-        """The Bayes-optimal label of each row of ``x`` [n, d]: the nearest class mean."""
-        xa = np.asarray(x, dtype=np.float64)
-        if xa.ndim != 2 or xa.shape[1] != self.n_features:
-            raise DatanetError(
-                f"GaussianMixtureTask.bayes_label: x must be [n, {self.n_features}], "
-                f"got shape {xa.shape}"
-            )
-        sq = np.sum(self.means**2, axis=1)[None, :] - 2.0 * xa @ self.means.T  # ‖x−μ‖² minus ‖x‖²
-        return np.argmin(sq, axis=1).astype(np.int64)
-
-    def bayes_accuracy(self, rng: np.random.Generator, n: int = 200_000) -> float:
-        """Monte-Carlo estimate of the Bayes accuracy (share of ``n`` fresh points whose
-        nearest-mean label equals the generating class). Exact for 2 classes: Φ(sep/2)."""
-        x, y = self.sample(n, rng)
-        return float(np.mean(self.bayes_label(x) == y))
-
-
-def _check_count(n: int, what: str) -> None:
-    if int(n) != n or n < 0:
-        raise DatanetError(f"{what}: n must be an integer >= 0, got {n!r}")
-
-
-def _check_class(task: GaussianMixtureTask, value: int, what: str, name: str) -> int:
+def _check_class(task: Task, value: int, what: str, name: str) -> int:
     if int(value) != value or not 0 <= value < task.n_classes:
         raise DatanetError(
             f"{what}: {name} must be a class id in [0, {task.n_classes}), got {value!r}"
@@ -362,7 +265,7 @@ def _classes_except(n: int, excluded: int, n_classes: int, rng: np.random.Genera
 
 
 def honest(
-    task: GaussianMixtureTask,
+    task: Task,
     owners: npt.ArrayLike,
     quality: npt.ArrayLike,
     rng: np.random.Generator,
@@ -383,7 +286,7 @@ def honest(
 
 
 def label_flip(
-    task: GaussianMixtureTask,
+    task: Task,
     owners: npt.ArrayLike,
     rng: np.random.Generator,
     target: int | None = None,
@@ -409,7 +312,7 @@ def label_flip(
 
 
 def backdoor(
-    task: GaussianMixtureTask,
+    task: Task,
     owners: npt.ArrayLike,
     rng: np.random.Generator,
     trigger_features: Sequence[int],
@@ -430,7 +333,7 @@ def backdoor(
     return Batch.build(x, y, own, Kind.BACKDOOR, y_true)
 
 
-def noise(task: GaussianMixtureTask, owners: npt.ArrayLike, rng: np.random.Generator) -> Batch:
+def noise(task: Task, owners: npt.ArrayLike, rng: np.random.Generator) -> Batch:
     """Junk: features ~ N(centroid of the means, (noise_std · cluster_std)² I), labels uniform
     over the classes. No true class (``y_true`` = -1). Kind NOISE."""
     own = _owners_array(owners, "noise")
@@ -747,3 +650,37 @@ class Datanet:
         if active_only:
             stored = stored[self._active[: self._size]]
         return np.isin(h, stored)
+
+
+# ---------------------------------------------------------------------------------------------
+# a datanet's task from its scenario section
+
+
+def build_task(
+    spec: DatanetSpec, rng: np.random.Generator
+) -> tuple[Task, FloatArray, IntArray, FloatArray, IntArray]:
+    """A datanet's task and held-out sets from its scenario section, all drawn from ``rng``
+    (the setup stream) in this order: the task, then ``validation_points`` then
+    ``ground_truth_points`` held-out points of the eventual distribution (for digits:
+    disjoint reserved images that no contributor can draw).
+
+    Returns ``(task, x_val, y_val, x_gt, y_gt)``.
+    """
+    task_spec = TaskSpec(
+        n_classes=spec.n_classes,
+        n_features=spec.n_features,
+        class_separation=spec.class_separation,
+        regions_per_class=spec.regions_per_class,
+        region_spread=spec.region_spread,
+        launch_regions=min(spec.launch_regions, spec.regions_per_class),
+        drift_every_epochs=spec.drift_every_epochs,
+    )
+    n_val, n_gt = spec.validation_points, spec.ground_truth_points
+    task: Task
+    if spec.task == "digits":
+        task = DigitsTask(task_spec, rng, n_val + n_gt, spec.digits_jitter)
+    else:
+        task = GaussianMixtureTask(task_spec, rng)
+    x_val, y_val = task.held_out(n_val, rng)
+    x_gt, y_gt = task.held_out(n_gt, rng)
+    return task, x_val, y_val, x_gt, y_gt

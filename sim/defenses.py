@@ -121,6 +121,44 @@ def _kpi_names() -> tuple[str, ...]:
 KPI_NAMES = _kpi_names()
 """The defence KPIs, in column order."""
 
+
+def kpi_description(name: str) -> str:
+    """What a defence KPI measures, its unit, and when it is NaN (every one is NaN in a
+    run without defences)."""
+    fixed = {
+        "defense_rejected_points": "points the defences refused this epoch (points)",
+        "defense_rejected_honest_points": "honest points refused this epoch: the defences' "
+        "cost to honest contributors (points)",
+        "defense_rejected_adversary_points": "adversaries' points refused this epoch (points)",
+        "defense_false_reject_rate": "honest points refused ÷ honest points submitted this "
+        "epoch (fraction; NaN when no honest point was submitted)",
+        "defense_withheld_tokens": "rewards withheld by reputation, sybil discounts and the "
+        "wash cap this epoch (tokens)",
+        "defense_tx": "transactions the defences sent to the chain (bonds, slashes, votes)",
+        "slashed_tokens": "bond tokens slashed this epoch (tokens)",
+        "slashed_honest_tokens": "bond tokens slashed from honest contributors this epoch (tokens)",
+        "false_slash_rate": "honest contributors ever slashed ÷ honest contributors ever "
+        "bonded (fraction; NaN before any bond)",
+        "sybil_flagged_accounts": "accounts the sybil-graph defence flags this epoch (accounts)",
+    }
+    if name in fixed:
+        return fixed[name]
+    for k in SCREENING:
+        if name == f"{k}_flagged_points":
+            return f"points {k} flagged this epoch (points; NaN when {k} is off)"
+        if name == f"{k}_precision":
+            return (
+                f"share of {k}'s flags this epoch that hit adversaries' points (fraction; "
+                f"NaN when {k} is off or flagged nothing)"
+            )
+        if name == f"{k}_recall":
+            return (
+                f"share of adversaries' submitted points {k} flagged this epoch (fraction; "
+                f"NaN when {k} is off or no adversary point was screened)"
+            )
+    raise KeyError(name)
+
+
 FLOW_KPI_NAMES = (
     "defense_rejected_points",
     "defense_rejected_honest_points",

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ledgerlab.agents.base import ROLE_NAMES
 from ledgerlab.economics import metrics as M
 from ledgerlab.economics.attribution import knn_shapley_arrivals_given, per_owner
 from ledgerlab.economics.defenses import CopyIndex
@@ -56,8 +57,27 @@ FAIRNESS_KPIS = (
     "envy_rate",
     "gini_rewards",
     "nakamoto_rewards",
+    "spearman_honest",
+    "kendall_tau_honest",
+    "proportionality_gap_honest",
 )
 """Fairness KPIs, measured on the fairness cadence only (NaN in between)."""
+
+REWARD_KPIS = (
+    "adversary_reward_share",
+    "adversary_reward_share_epoch",
+    "adversary_fair_share",
+    "excess_share",
+    "excess_share_epoch",
+    "overpayment_tokens",
+    "overpayment_usd",
+    "honest_income_usd",
+)
+"""Rewards against fair rewards, measured every epoch (:func:`reward_kpis`)."""
+
+CAPTURE_MIN_VALUE_SHARE = 0.01
+"""Below this adversary share of fair rewards, ``adversary_capture`` is NaN: a ratio whose
+denominator can vanish must not rank mechanisms (a floor would dominate it instead)."""
 
 DEFAULT_VALIDATION_POINTS = 1_000
 """Clean validation points of the ground truth when the scenario sets none (points): each
@@ -154,9 +174,6 @@ class GroundTruth:
     ) -> None:
         self.spec = spec
         self.horizon_epochs = horizon_epochs
-        self.honest_only_accuracy = float("nan")
-        """Clean accuracy of a kNN on honest contributors' points only, mean over datanets,
-        at the last fairness epoch (fraction; NaN before any)."""
         self.datanets: list[DatanetTruth] = []
         for state in datanets:
             x_val, y_val = validation_set(state, spec, poisoners)
@@ -218,15 +235,6 @@ class GroundTruth:
         value[accounts.protocol.ids] = 0.0
         accounts.cols.ground_truth_value_accepted[:] += value
 
-    def measure_honest_only(
-        self, epoch: int, datanets: list[DatanetState], accounts: Accounts
-    ) -> None:
-        """The honest-only counterfactual accuracy (kNN on honest owners' window points)."""
-        honest = ~accounts.cols.adversary
-        accs = [s.honest_only_accuracy_at(epoch, s.spec.k, honest) for s in datanets]
-        finite = [a for a in accs if np.isfinite(a)]
-        self.honest_only_accuracy = float(np.mean(finite)) if finite else np.nan
-
     def window_values(self, datanets: list[DatanetState], accounts: Accounts) -> np.ndarray:
         """Per datanet and account [datanets, accounts]: the arrival values of the account's
         points in the training window now (protocol accounts 0)."""
@@ -265,9 +273,10 @@ class GroundTruth:
 
 
 def fairness_kpis(epoch: int, truth: GroundTruth | None, accounts: Accounts) -> dict[str, float]:
-    """Fairness of cumulative rewards against cumulative fair rewards, over every individual
-    with at least one accepted point (:data:`FAIRNESS_KPIS`; NaN unless ``epoch`` is a
-    fairness epoch with two contributors or more)."""
+    """Fairness of cumulative rewards against cumulative fair rewards (:data:`FAIRNESS_KPIS`;
+    NaN unless ``epoch`` is a fairness epoch with two contributors or more): over every
+    individual with at least one accepted point, and (``*_honest``) over the honest ones
+    alone, so driving honest providers out cannot raise the honest figures."""
     cols = accounts.cols
     contrib = np.flatnonzero(cols.points_accepted > 0)
     contrib = contrib[~np.isin(contrib, accounts.protocol.ids)]
@@ -277,14 +286,66 @@ def fairness_kpis(epoch: int, truth: GroundTruth | None, accounts: Accounts) -> 
     v = cols.fair_reward_tokens[contrib]
     adv = cols.adversary[contrib]
     total = r.sum()
-    return {
+    out = {
         "spearman": M.spearman(r, v),
         "kendall_tau": M.kendall_tau_b(r, v),
-        "adversary_capture": (
-            M.adversary_capture(r, v, adv, min_value_share=1e-3) if adv.any() else np.nan
-        ),
+        "adversary_capture": _capture(r, v, adv),
         "proportionality_gap": M.proportionality_gap(r, v),
         "envy_rate": M.envy_rate(r, v),
         "gini_rewards": M.gini(r),
         "nakamoto_rewards": M.nakamoto(r / total) if total > 0 else np.nan,
     }
+    honest = ~adv
+    two = honest.sum() >= 2
+    out["spearman_honest"] = M.spearman(r[honest], v[honest]) if two else np.nan
+    out["kendall_tau_honest"] = M.kendall_tau_b(r[honest], v[honest]) if two else np.nan
+    out["proportionality_gap_honest"] = (
+        M.proportionality_gap(r[honest], v[honest]) if two else np.nan
+    )
+    return out
+
+
+def _capture(r: np.ndarray, fair: np.ndarray, adv: np.ndarray) -> float:
+    """Adversary capture (reward share ÷ fair share), NaN without adversaries or when their
+    fair share is under :data:`CAPTURE_MIN_VALUE_SHARE`."""
+    if not adv.any() or fair.sum() <= 0:
+        return np.nan
+    if fair[adv].sum() / fair.sum() < CAPTURE_MIN_VALUE_SHARE:
+        return np.nan
+    return M.adversary_capture(r, fair, adv)
+
+
+def reward_kpis(
+    paid_tokens: np.ndarray, fair_tokens: np.ndarray, price_usd: float, accounts: Accounts
+) -> dict[str, float]:
+    """This epoch's and the run's rewards against fair rewards (:data:`REWARD_KPIS`).
+
+    ``paid_tokens`` and ``fair_tokens`` are this epoch's rewards and fair rewards per
+    account; cumulative figures come from the registry. Shares are fractions of all rewards
+    paid to individuals (protocol accounts excluded); overpayment is signed (negative:
+    adversaries underpaid) and additive over epochs; USD at this epoch's price."""
+    cols = accounts.cols
+    n = paid_tokens.size
+    people = np.ones(n, dtype=bool)
+    people[accounts.protocol.ids[accounts.protocol.ids < n]] = False
+    adv = cols.adversary[:n] & people
+    r_now, v_now = np.where(people, paid_tokens, 0.0), np.where(people, fair_tokens, 0.0)
+    r_all = np.where(people, cols.reward_tokens[:n], 0.0)
+    v_all = np.where(people, cols.fair_reward_tokens[:n], 0.0)
+    over = M.overpayment(r_now, v_now, adv) if v_now.sum() > 0 else np.nan
+    honest = people & ~adv & (cols.role[:n] == ROLE_NAMES.index("providers"))
+    return {
+        "adversary_reward_share": _share(r_all, adv),
+        "adversary_reward_share_epoch": _share(r_now, adv),
+        "adversary_fair_share": _share(v_all, adv),
+        "excess_share": M.excess_share(r_all, v_all, adv),
+        "excess_share_epoch": M.excess_share(r_now, v_now, adv),
+        "overpayment_tokens": over,
+        "overpayment_usd": over * price_usd,
+        "honest_income_usd": float(r_now[honest].sum()) * price_usd,
+    }
+
+
+def _share(x: np.ndarray, mask: np.ndarray) -> float:
+    total = x.sum()
+    return float(x[mask].sum() / total) if total > 0 else np.nan

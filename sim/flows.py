@@ -12,6 +12,7 @@ indexed by ledger account id.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -28,12 +29,33 @@ def _no_rows() -> np.ndarray:
 
 @dataclass
 class MarketFlows:
-    """Phase 1: vesting unlocks and the epoch's netted AMM trade."""
+    """Phase 1: vesting unlocks and the epoch's netted AMM trade.
+
+    Attributes:
+        exogenous_flow_usd: The noise traders' drawn order (USD; < 0 = a sell).
+        noise_flow_usd, value_trader_flow_usd, arbitrage_flow_usd, shock_flow_usd: What
+            each outside participant executed: USD paid for buys − USD received for sells.
+        buyback_usd, buyback_tokens: USD spent on buybacks and the tokens they bought.
+        fundamental_value_usd: The value trader's value of a token (USD/token; NaN without).
+        value_trader_tokens, value_trader_cash_usd: Its holdings after the trade.
+        demand_multiplier: Factor on consumers' demand this epoch from scheduled demand
+            shocks (1 = none); the consume phase multiplies demand by it.
+    """
 
     unlocked_tokens: float
     sold_tokens: float
     sales_usd: float
     exogenous_flow_usd: float
+    noise_flow_usd: float = 0.0
+    value_trader_flow_usd: float = 0.0
+    arbitrage_flow_usd: float = 0.0
+    shock_flow_usd: float = 0.0
+    buyback_usd: float = 0.0
+    buyback_tokens: float = 0.0
+    fundamental_value_usd: float = float("nan")
+    value_trader_tokens: float = 0.0
+    value_trader_cash_usd: float = 0.0
+    demand_multiplier: float = 1.0
 
 
 @dataclass
@@ -95,18 +117,30 @@ class ConsumptionFlows:
 
     Attributes:
         inferences, wash_inferences: Inferences bought by independent and wash consumers.
-        fees_tokens: Fees paid into the treasury (tokens).
+        fees_tokens: Fees paid into the treasury (tokens), by independent and wash consumers.
+        organic_fees_tokens: The part of ``fees_tokens`` paid by independent consumers
+            (tokens); the rest was paid by wash consumers on their own points.
+        organic_stakers_fees_tokens: The part of the stakers' fee share γ that came from
+            independent consumers' fees (tokens).
         n_payers: Payers this epoch (one fee transaction each, one swap each).
         wash_cost_usd: (wash rows, USD each spent on its own fees): a wash consumer's cost.
         owner_pairs: Expected (inference, contributor) pairs credited by the retrieval trail
             (the transfers a ``stream`` payout policy needs with a per-inference engine).
         routing: The fee split, or None when no model was for sale (nothing routed).
         datanets: Per datanet: contributor fees and retrieval credit.
+        outside_inferences: Inferences consumers bought from the outside option instead.
+        network_share: The network's logit choice share against the outside option this
+            epoch (probability; 1 without an outside option).
+        builder_fees_tokens: Builder share β each builder row earned (tokens per row).
+        outside_price_usd: The outside option's price this epoch (USD/inference; NaN
+            without one).
     """
 
     inferences: float = 0.0
     wash_inferences: float = 0.0
     fees_tokens: float = 0.0
+    organic_fees_tokens: float = 0.0
+    organic_stakers_fees_tokens: float = 0.0
     n_payers: int = 0
     wash_cost_usd: tuple[np.ndarray, np.ndarray] = field(
         default_factory=lambda: (_no_rows(), np.zeros(0))
@@ -114,11 +148,21 @@ class ConsumptionFlows:
     owner_pairs: float = 0.0
     routing: FeeRouting | None = None
     datanets: list[DatanetFees] = field(default_factory=list)
+    outside_inferences: float = 0.0
+    network_share: float = 1.0
+    builder_fees_tokens: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    outside_price_usd: float = float("nan")
 
     @property
     def contributors_tokens(self) -> float:
         """The contributors' share of the epoch's fees over all datanets (tokens)."""
         return sum(d.contributors_tokens for d in self.datanets)
+
+    @property
+    def organic_contributors_tokens(self) -> float:
+        """The contributors' share of independent consumers' fees over all datanets
+        (tokens): what the emission split follows, so wash fees cannot steer it."""
+        return sum(d.independent_tokens for d in self.datanets)
 
 
 @dataclass
@@ -133,6 +177,9 @@ class RewardFlows:
         by_role_tokens: Reward per contributing role (tokens).
         fair_tokens: The fair split of ``total_tokens`` by true value (tokens per account;
             zeros without a ground truth).
+        routed_tokens: Emission paid in an epoch with no active contributor, to stakers or
+            holders (``tokenomics.emission.without_contributors``; tokens). Not a reward: not
+            in ``paid_tokens``; its recipients are counted in ``recipients``.
     """
 
     emission_tokens: float
@@ -141,6 +188,7 @@ class RewardFlows:
     recipients: int
     by_role_tokens: dict[str, float]
     fair_tokens: np.ndarray
+    routed_tokens: float = 0.0
 
 
 @dataclass
@@ -164,6 +212,12 @@ class ChurnFlows:
 
     left: dict[str, int]
     joined: dict[str, int]
+
+    @classmethod
+    def none(cls, roles: Iterable[str]) -> ChurnFlows:
+        """Nobody left or joined any of ``roles`` (a world without contributing roles)."""
+        names = tuple(roles)
+        return cls(left=dict.fromkeys(names, 0), joined=dict.fromkeys(names, 0))
 
 
 @dataclass

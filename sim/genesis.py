@@ -3,8 +3,10 @@
 Everything here runs once, in ``EconomyModel.__init__``, in a fixed order (the random
 draws of the ``setup`` stream depend on it): mint the allocation into locked buckets and
 unlock the TGE shares (:func:`mint_genesis`), seed the AMM from the liquidity bucket
-(:func:`open_market`), stake the launch stakes (:func:`fund_stakes`), and give every
-datanet its seed points (:func:`seed_datanets`).
+(:func:`open_market`), give every datanet its seed points (:func:`seed_datanets`), then
+launch the population (:func:`launch_population`, which stakes the launch stakes,
+:func:`fund_stakes`). The seed points come before the population so that they do not
+depend on who launches: an honest_only twin (``sim.twins``) gets the world's seed data.
 """
 
 from __future__ import annotations
@@ -127,7 +129,8 @@ def fund_stakes(
 
 
 def seed_datanets(datanets: list[DatanetState], treasury: int, rng: np.random.Generator) -> None:
-    """Each datanet starts with clean seed points owned by the protocol treasury."""
+    """Each datanet starts with clean seed points owned by the protocol treasury (drawn
+    from ``rng`` before the launch population draws from it)."""
     for state in datanets:
         n = state.spec.seed_points
         if n:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import mesa
 
+from ledgerlab.agents.adaptive import open_strategies
 from ledgerlab.agents.base import RoleSet
 from ledgerlab.agents.builders import BuilderSet
 from ledgerlab.agents.consumers import ConsumerSet
@@ -50,6 +51,11 @@ class Roles:
         return (self.providers, self.farmers, self.wash, self.poisoners)
 
     @property
+    def adversaries(self) -> tuple[FarmerSet, WashSet, PoisonerSet]:
+        """The adversary role sets (they may adapt: ``agents.adaptive``)."""
+        return (self.farmers, self.wash, self.poisoners)
+
+    @property
     def sellers(self) -> Mapping[str, tuple[RoleSet, ...]]:
         """The role sets a role-named sell policy applies to."""
         return {
@@ -70,18 +76,19 @@ def make_roles(
 ) -> Roles:
     """The role sets of ``scenario`` (``holders`` already exist: genesis opens them), each
     given the registry and, if it trades, the market; contributing roles share the
-    scenario's churn rule."""
+    scenario's churn rule; adversaries share its adaptation rule and open strategies."""
     pop, n_dn = scenario.population, len(scenario.datanets)
     rule = build.churn_rule(pop)
     retrain = [d.retrain_every_epochs for d in scenario.datanets]
     builders = BuilderSet(model, accounts, pop, retrain)
+    adapt = (pop.adaptation, open_strategies(pop))
     return Roles(
         holders=holders,
         providers=ProviderSet(model, accounts, pop, rule, n_dn),
         builders=builders,
         consumers=ConsumerSet(model, accounts, pop),
         validators=ValidatorSet(model, accounts, pop),
-        farmers=FarmerSet(model, accounts, exchange, pop.farmers, rule, n_dn),
-        wash=WashSet(model, accounts, pop.farmers, rule, builders),
-        poisoners=PoisonerSet(model, accounts, pop.poisoners, rule, n_dn),
+        farmers=FarmerSet(model, accounts, exchange, pop.farmers, rule, n_dn, *adapt),
+        wash=WashSet(model, accounts, pop.farmers, rule, builders, *adapt),
+        poisoners=PoisonerSet(model, accounts, pop.poisoners, rule, n_dn, *adapt),
     )

@@ -49,6 +49,9 @@ def _release(model: EconomyModel) -> None:
     ids = getattr(mesa.Agent, "_ids", None)
     if isinstance(ids, dict):
         ids.pop(model, None)
+        twins = getattr(model, "twins", None)  # a world's counterfactual twins are models too
+        for twin in getattr(twins, "models", {}).values():
+            ids.pop(twin, None)
 
 
 def run(

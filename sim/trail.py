@@ -8,14 +8,21 @@ draws from the task, wash queries sit on the wash consumers' own points — and 
 sample's credit to the fees actually paid.
 
 Work is done once per change: with ``attribution.trail_every_epochs`` = N > 1 queries are
-simulated every N epochs and whenever a model has retrained since its last simulation; on
-the epochs between, each model's fees are credited in the proportions of its last trail
-(:class:`RetrievalTrail` keeps them).
+simulated every N epochs and whenever a model has retrained since its last simulation; with
+N = 0 (the default) only when it has retrained, once per model version. On the epochs
+between, each model's fees are credited in the proportions of its last trail
+(:class:`RetrievalTrail` keeps them). This changes what is sampled, not what is expected: a
+model answers a query the same way until it retrains, so a trail drawn once per version has
+the expectation of a fresh trail every epoch (``tests/sim/test_trail.py`` checks it); only
+its variance across epochs of one version is higher. The queries' own distribution must not
+have moved either, so a trail is also redrawn when it has (:func:`query_source`): honest
+queries when concept drift activated new regions of the task, wash queries when the wash
+consumers changed.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -37,25 +44,59 @@ class TrailShape:
         trained_epoch: The epoch the model was trained (a retrain makes the shape stale).
         credit: Credit per training row of the model, per token of fees.
         distinct_owners: Mean distinct owners per query (contributors).
+        source: What the queries were drawn from (:func:`query_source`; a change makes the
+            shape stale).
     """
 
     trained_epoch: int
     credit: np.ndarray
     distinct_owners: float
+    source: object = None
+
+
+def query_source(wash: bool, state: DatanetState, wash_accounts: np.ndarray) -> object:
+    """A key of the distribution queries of one sort are drawn from: the wash consumers
+    (their points are the wash queries), or the task's active regions per class (concept
+    drift adds regions; None for a task without them)."""
+    if wash:
+        return np.sort(wash_accounts).tobytes()
+    regions = getattr(getattr(state.task, "spec", None), "active_regions", None)
+    epoch = getattr(state.task, "epoch", None)
+    return regions(epoch) if callable(regions) and epoch is not None else None
 
 
 @dataclass
 class RetrievalTrail:
-    """The last simulated trail of each (builder row, wash?) pair, reused between
+    """The last simulated trail of each model and sort of query, reused between
     simulations (see the module docstring).
 
     Attributes:
         params: The scenario's ``attribution`` section (sample size, cadence, weights).
-        shapes: Last trail per (builder row, wash queries?).
+        shapes: Last trail per :meth:`key`.
     """
 
     params: Attribution
-    shapes: dict[tuple[int, bool], TrailShape] = field(default_factory=dict)
+    shapes: dict[tuple[int, int, bool], TrailShape] = field(default_factory=dict)
+
+    def key(self, builders: BuilderSet, row: int, wash: bool) -> tuple[int, int, bool]:
+        """Cache key of builder ``row``'s trail of one sort. Once per model version
+        (``trail_every_epochs`` = 0) the version, (datanet, trained epoch): builders of one
+        datanet that retrained together share one fit (``sim.phases.train``), so they share
+        its trail too. Otherwise the builder row (datanet -1), each drawing its own."""
+        if self.params.trail_every_epochs == 0:
+            cols = builders.cols
+            return int(cols.datanet[row]), int(cols.trained_epoch[row]), wash
+        return -1, row, wash
+
+    def forget_old_versions(self, builders: BuilderSet) -> None:
+        """Drop the trails of model versions no builder serves any more (once per version,
+        the cache would otherwise keep every version of the run)."""
+        if self.params.trail_every_epochs != 0:
+            return
+        cols = builders.cols
+        live = set(zip(cols.datanet.tolist(), cols.trained_epoch.tolist(), strict=True))
+        for key in [k for k in self.shapes if (k[0], k[1]) not in live]:
+            del self.shapes[key]
 
     def credit_fees(
         self,
@@ -83,6 +124,7 @@ class RetrievalTrail:
         b = builders
         inf_b, wash_b, contrib_b = demand
         owner_pairs = 0.0
+        self.forget_old_versions(b)
         for row in range(len(b)):  # builders are few
             if b.models[row] is None:
                 continue
@@ -117,18 +159,24 @@ class RetrievalTrail:
         rng: np.random.Generator,
     ) -> TrailShape | None:
         """The trail of builder ``row``'s queries of one sort: the cached one, or a new
-        simulation when it is stale (on the cadence, or after a retrain)."""
-        shape = self.shapes.get((row, wash))
+        simulation when it is stale (on the cadence, after a retrain, or when the queries'
+        source moved)."""
+        key = self.key(builders, row, wash)
+        shape = self.shapes.get(key)
+        every = self.params.trail_every_epochs
+        source = query_source(wash, state, wash_accounts)
         stale = (
             shape is None
             or shape.trained_epoch != builders.cols.trained_epoch[row]
-            or epoch % self.params.trail_every_epochs == 0
+            or (every > 0 and epoch % every == 0)
+            or shape.source != source
         )
         if stale:
             n_q = int(min(n_inf, self.params.max_queries_per_model))
             shape = self.simulate(builders, row, wash, n_q, state, wash_accounts, rng)
             if shape is not None:
-                self.shapes[(row, wash)] = shape
+                shape = replace(shape, source=source)
+                self.shapes[key] = shape
         return shape
 
     def simulate(

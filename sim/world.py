@@ -12,9 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ledgerlab.economics.learning import KNNClassifier
 from ledgerlab.scenarios.schema import Datanet as DatanetSpec
-from ledgerlab.sim.datanet import Datanet, GaussianMixtureTask, TaskSpec
+from ledgerlab.sim.datanet import Datanet, Task, build_task
 
 
 @dataclass
@@ -23,7 +22,7 @@ class DatanetState:
 
     Attributes:
         spec: The scenario's datanet section.
-        task: The Gaussian-mixture generator (the truth no agent sees).
+        task: The task's generator (the truth no agent sees; ``sim.datanet.build_task``).
         store: Accepted points (growing columns).
         x_val, y_val: Clean held-out set measuring model quality (points).
         x_gt, y_gt: Large clean set for ground-truth KNN-Shapley (points).
@@ -33,7 +32,7 @@ class DatanetState:
     """
 
     spec: DatanetSpec
-    task: GaussianMixtureTask
+    task: Task
     store: Datanet
     x_val: np.ndarray
     y_val: np.ndarray
@@ -41,22 +40,11 @@ class DatanetState:
     y_gt: np.ndarray
     values: np.ndarray = field(default_factory=lambda: np.zeros(0))
     valued_epoch: int = -1
-    _honest_model_epoch: int = -1
-    honest_only_accuracy: float = float("nan")
 
     @classmethod
     def create(cls, spec: DatanetSpec, rng: np.random.Generator) -> DatanetState:
-        """Draw the task and its held-out sets from ``rng``."""
-        task = GaussianMixtureTask(
-            TaskSpec(
-                n_classes=spec.n_classes,
-                n_features=spec.n_features,
-                class_separation=spec.class_separation,
-            ),
-            rng,
-        )
-        x_val, y_val = task.sample(spec.validation_points, rng)
-        x_gt, y_gt = task.sample(spec.ground_truth_points, rng)
+        """Draw the task and its held-out sets (of the eventual distribution) from ``rng``."""
+        task, x_val, y_val, x_gt, y_gt = build_task(spec, rng)
         return cls(
             spec=spec,
             task=task,
@@ -86,22 +74,3 @@ class DatanetState:
         if window and rows.size > window:
             rows = rows[-window:]
         return rows
-
-    def honest_only_accuracy_at(self, epoch: int, k: int, honest_owner: np.ndarray) -> float:
-        """Clean accuracy of a kNN trained only on honest contributors' points (and the
-        seed data): the counterfactual the resilience metrics compare with. Cached per
-        epoch."""
-        if self._honest_model_epoch == epoch:
-            return self.honest_only_accuracy
-        rows = self.training_rows()
-        rows = rows[honest_owner[self.store.owner[rows]]]
-        if rows.size == 0:
-            acc = float("nan")
-        else:
-            model = KNNClassifier(k=k).fit(
-                self.store.x[rows], self.store.y[rows], n_classes=self.spec.n_classes
-            )
-            acc = float(np.mean(model.predict(self.x_val) == self.y_val))
-        self.honest_only_accuracy = acc
-        self._honest_model_epoch = epoch
-        return acc

@@ -9,29 +9,109 @@ The KPIs themselves — their names, kinds and summary rules — are registered 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import mesa
 import numpy as np
 import pandas as pd
 
+from ledgerlab.agents.adaptive import strategy_shares
 from ledgerlab.economics import metrics as M
 from ledgerlab.sim import kpis as K
-from ledgerlab.sim.fairness import fairness_kpis
+from ledgerlab.sim.fairness import fairness_kpis, reward_kpis
 from ledgerlab.sim.flows import EpochFlows
 from ledgerlab.sim.phases.train import quality
+from ledgerlab.sim.twins import twin_kpis
 
 if TYPE_CHECKING:
+    from ledgerlab.agents.base import RoleSet
+    from ledgerlab.economics.ledger import Ledger
     from ledgerlab.sim.model import EconomyModel
 
 
-class Recorder:
-    """Feeds the Mesa DataCollector one row per epoch and applies the metrics cadence when
-    the timeseries is read.
+@dataclass(frozen=True)
+class SupplyState:
+    """The ledger's supply at one moment (tokens): what the supply KPIs of the next epoch
+    are changes of.
 
-    The DataCollector holds one record per epoch — the epoch's own KPI values — as Mesa's
-    tools expect (``mesa.batch_run`` reads the record of any step it samples). With
+    Attributes:
+        supply_tokens: Minted − burned.
+        circulating_tokens: Tracker circulating: every unlocked token, wherever it sits.
+        market_float_tokens: Circulating outside the protocol's accounts.
+        locked_tokens: Still locked in vesting, all accounts.
+        market_locked_tokens: Still locked in vesting outside the protocol's accounts
+            (summed over those accounts, so it changes only when they unlock).
+        minted_tokens, burned_tokens: Ever minted, ever burned.
+    """
+
+    supply_tokens: float
+    circulating_tokens: float
+    market_float_tokens: float
+    locked_tokens: float
+    market_locked_tokens: float
+    minted_tokens: float
+    burned_tokens: float
+
+    @classmethod
+    def of(cls, ledger: Ledger, protocol_ids: np.ndarray) -> SupplyState:
+        """The state of ``ledger`` now; ``protocol_ids`` are the protocol's accounts."""
+        cols = (ledger.balance, ledger.staked, ledger.bonded, ledger.locked)
+        market = np.ones(ledger.n_accounts, dtype=bool)
+        market[protocol_ids] = False
+        return cls(
+            supply_tokens=ledger.supply,
+            circulating_tokens=M.circulating_supply(*cols),
+            market_float_tokens=M.market_float(*cols, protocol_ids),
+            locked_tokens=float(ledger.locked.sum()),
+            market_locked_tokens=float(ledger.locked[market].sum()),
+            minted_tokens=ledger.minted,
+            burned_tokens=ledger.burned,
+        )
+
+
+class KpiCollector(mesa.DataCollector):
+    """The Mesa DataCollector of an :class:`EconomyModel`, read from its :class:`Recorder`'s
+    preallocated KPI rows: nothing runs per epoch (Mesa's per-reporter ``collect`` cost about
+    a third of a millisecond an epoch for ~100 KPIs), and Mesa's tools see one record per
+    step as before (``model_vars[name][step]``, ``get_model_vars_dataframe()``)."""
+
+    def __init__(self, recorder: Recorder) -> None:
+        super().__init__()
+        self._recorder = recorder
+        self._cache: tuple[int, dict[str, list[float]]] = (-1, {})
+        self.model_reporters = dict.fromkeys(K.KPI_NAMES, "recorded")
+
+    @property  # type: ignore[override]
+    def model_vars(self) -> dict[str, list[float]]:
+        """Each KPI's per-epoch values so far, by name (built once per recorded epoch)."""
+        n, values = self._cache
+        if n != self._recorder.n_rows:
+            rows = self._recorder.epochs()
+            values = {name: rows[:, i].tolist() for i, name in enumerate(K.KPI_NAMES)}
+            self._cache = (self._recorder.n_rows, values)
+        return values
+
+    @model_vars.setter
+    def model_vars(self, _value: dict[str, list[float]]) -> None:
+        """Ignored: Mesa's constructor sets an empty dict; the values live in the rows."""
+
+    def collect(self, model: mesa.Model) -> None:
+        """Nothing to do: :meth:`Recorder.record` has written the epoch's row."""
+
+    def get_model_vars_dataframe(self) -> pd.DataFrame:
+        """The per-epoch KPI rows (``KPI_NAMES`` columns, float64, one row per step)."""
+        return pd.DataFrame(self._recorder.epochs().copy(), columns=list(K.KPI_NAMES))
+
+
+class Recorder:
+    """Writes one KPI row per epoch into a preallocated array and applies the metrics
+    cadence when the timeseries is read.
+
+    The rows hold one record per epoch — the epoch's own KPI values — and Mesa's tools read
+    them through :attr:`datacollector` (``mesa.batch_run`` reads the record of any step it
+    samples). With
     ``collect.metrics_every_epochs`` = N > 1, :meth:`timeseries` has a row every N epochs
     and after the last: flows summed over the epochs since the previous row, fairness KPIs
     as last measured in that interval, everything else as at the row's epoch
@@ -40,43 +120,47 @@ class Recorder:
     Attributes:
         every: The metrics cadence (epochs).
         horizon_epochs: The run's epochs (the last one always closes a row).
-        row: The row the DataCollector's reporters read (float64, ``KPI_NAMES`` order).
-        datacollector: The Mesa DataCollector (one model reporter per KPI).
-        prev_supply_tokens, prev_circulating_tokens: Last epoch's supplies (for inflation).
+        row: The last epoch's row (float64, ``KPI_NAMES`` order).
+        n_rows: Epochs recorded (rows).
+        datacollector: A Mesa DataCollector reading the recorded rows (:class:`KpiCollector`).
+        prev: The supply at the end of the previous epoch (at launch before epoch 0), which
+            inflation and the growth splits are measured against.
     """
 
-    def __init__(
-        self, every: int, horizon_epochs: int, supply_tokens: float, circulating_tokens: float
-    ) -> None:
+    def __init__(self, every: int, horizon_epochs: int, launch: SupplyState) -> None:
         self.every = every
         self.horizon_epochs = horizon_epochs
         self.row = np.full(len(K.KPIS), np.nan)
-        self.datacollector = mesa.DataCollector(
-            model_reporters={name: self._reporter(i) for i, name in enumerate(K.KPI_NAMES)}
-        )
-        self.prev_supply_tokens = supply_tokens
-        self.prev_circulating_tokens = circulating_tokens
-
-    def _reporter(self, i: int) -> Callable[[mesa.Model], float]:
-        """A DataCollector model reporter reading column ``i`` of :attr:`row`."""
-
-        def report(model: mesa.Model) -> float:
-            return float(self.row[i])
-
-        report.__name__ = f"kpi_{K.KPI_NAMES[i]}"
-        return report
+        # The horizon's rows up front (a long horizon's first 4,096; doubled when full).
+        self._rows = np.full((min(max(horizon_epochs, 1), 4096), len(K.KPIS)), np.nan)
+        self.n_rows = 0
+        self.datacollector = KpiCollector(self)
+        self.prev = launch
 
     def record(self, model: mesa.Model, values: np.ndarray) -> None:
-        """One epoch's KPI row, as the DataCollector's record of this step."""
+        """One epoch's KPI row, written into the preallocated array (grown by doubling if
+        the model is stepped past its horizon); ``model`` is unused (Mesa's signature)."""
+        if self.n_rows == self._rows.shape[0]:
+            grown = np.full((2 * self.n_rows, self._rows.shape[1]), np.nan)
+            grown[: self.n_rows] = self._rows
+            self._rows = grown
+        self._rows[self.n_rows] = values
+        self.n_rows += 1
         self.row = values
-        self.datacollector.collect(model)
+
+    def epochs(self) -> np.ndarray:
+        """The per-epoch rows recorded so far (a read-only view, [epochs, KPIs])."""
+        view = self._rows[: self.n_rows]
+        view.flags.writeable = False
+        return view
 
     def timeseries(self) -> pd.DataFrame:
         """The rows recorded so far, on the metrics cadence (``KPI_NAMES`` columns, ``epoch``
         as int64)."""
-        df = self.datacollector.get_model_vars_dataframe().reset_index(drop=True)
-        if self.every > 1 and len(df):
-            df = pd.DataFrame(self._on_cadence(df.to_numpy(dtype=np.float64)), columns=df.columns)
+        rows = self.epochs()
+        if self.every > 1 and len(rows):
+            rows = self._on_cadence(rows)
+        df = pd.DataFrame(rows.copy(), columns=list(K.KPI_NAMES))
         df["epoch"] = df["epoch"].astype(np.int64)
         return df
 
@@ -115,7 +199,7 @@ def collect(model: EconomyModel, flows: EpochFlows) -> None:
     last = flows.epoch == sc.epochs - 1
     model.recorder.record(model, K.row_of(kpi_values(model, flows)))
     every = sc.collect.agent_snapshot_every_epochs
-    if last or (every and flows.epoch % every == 0):
+    if not model.is_twin and (last or (every and flows.epoch % every == 0)):
         model.snapshots.append(agent_snapshot(model))
     model.exchange.check()
     if model.check:
@@ -133,6 +217,15 @@ def kpi_values(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
             sold_tokens=m.sold_tokens,
             sales_usd=m.sales_usd,
             exogenous_flow_usd=m.exogenous_flow_usd,
+            noise_flow_usd=m.noise_flow_usd,
+            value_trader_flow_usd=m.value_trader_flow_usd,
+            arbitrage_flow_usd=m.arbitrage_flow_usd,
+            shock_flow_usd=m.shock_flow_usd,
+            buyback_usd=m.buyback_usd,
+            buyback_tokens=m.buyback_tokens,
+            fundamental_value_usd=m.fundamental_value_usd,
+            value_trader_tokens=m.value_trader_tokens,
+            demand_multiplier=m.demand_multiplier,
         )
     if flows.contribution is not None:
         c = flows.contribution
@@ -143,63 +236,129 @@ def kpi_values(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
         )
     backdoor = model.scenario.population.poisoners.backdoor > 0  # measured only then
     out["accuracy"], out["attack_success"] = quality(model.roles.builders, backdoor)
-    out["accuracy_honest_only"] = model.truth.honest_only_accuracy
     out.update(_usage(flows))
     out.update(fairness_kpis(flows.epoch, model.truth, model.accounts))
+    if flows.rewards is not None and model.truth is not None:
+        r = flows.rewards
+        out.update(
+            reward_kpis(r.paid_tokens, r.fair_tokens, model.exchange.price_usd, model.accounts)
+        )
     out.update(_roles(model, flows))
+    out.update(_gravity(model, flows))
     out.update(_chain(flows))
     out.update(model.defenses.kpis(flows.defense))
+    out.update(twin_kpis(model, out))
     return out
 
 
 def _supply(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
-    """Supply, market and holdings KPIs at the end of the epoch."""
+    """Supply, market and holdings KPIs at the end of the epoch, then the supply state the
+    next epoch is measured against."""
     led = model.ledger
     rec = model.recorder
     pool = model.exchange.pool
     protocol = model.accounts.protocol
     price = model.exchange.price_usd
-    supply = led.supply
-    circ = M.circulating_supply(led.balance, led.staked, led.bonded, led.locked)
-    staked = float(led.staked.sum())
-    routing = flows.consumption.routing if flows.consumption is not None else None
-    stakers_fees = routing.stakers_fees_tokens if routing is not None else 0.0
+    now = SupplyState.of(led, protocol.ids)
+    circ = now.circulating_tokens
     out = {
         "price_usd": price,
-        "supply_tokens": supply,
-        "minted_tokens": led.minted,
-        "burned_tokens": led.burned,
+        "supply_tokens": now.supply_tokens,
+        "minted_tokens": now.minted_tokens,
+        "burned_tokens": now.burned_tokens,
         "circulating_tokens": circ,
-        "locked_tokens": float(led.locked.sum()),
-        "staked_tokens": staked,
+        "market_float_tokens": now.market_float_tokens,
+        "locked_tokens": now.locked_tokens,
         "bonded_tokens": float(led.bonded.sum()),
         "reward_pool_tokens": float(
             led.balance[protocol.reward_pool] + led.locked[protocol.reward_pool]
         ),
         "treasury_tokens": float(led.balance[protocol.treasury] + led.locked[protocol.treasury]),
-        "supply_inflation": float(M.inflation(rec.prev_supply_tokens, supply)),
-        "circulating_inflation": float(M.inflation(rec.prev_circulating_tokens, circ)),
         "market_cap_usd": float(M.market_cap(price, circ)),
-        "fdv_usd": float(M.fdv(price, supply)),
-        "staking_ratio": float(M.staking_ratio(staked, circ)) if circ > 0 else np.nan,
-        "real_yield": float(M.real_yield(stakers_fees, staked, model.epochs_per_year))
-        if staked > 0
-        else np.nan,
+        "fdv_usd": float(M.fdv(price, now.supply_tokens)),
         "amm_token_reserve": pool.token_reserve_tokens,
         "amm_cash_reserve_usd": pool.cash_reserve_usd,
         "datanet_points": float(sum(s.store.n_active for s in model.datanets)),
     }
-    # Compounding a huge per-epoch inflation (e.g. 1e15 tokens/epoch minted on a 1e9
-    # supply) over a year exceeds float64: the annualised rate is then +inf, honestly.
-    with np.errstate(over="ignore"):
-        out["circulating_inflation_annualised"] = float(
-            M.annualise(out["circulating_inflation"], model.epochs_per_year)
-        )
+    out.update(_inflation(rec.prev, now, model.epochs_per_year))
+    out.update(_supply_growth(rec.prev, now, flows))
+    out.update(_staking(model, flows, now))
     hold = led.balance + led.staked
     out["gini_holdings"] = M.gini(hold[model.accounts.cols.role != 0])
-    rec.prev_supply_tokens = supply
-    rec.prev_circulating_tokens = circ
+    rec.prev = now
     return out
+
+
+def _inflation(prev: SupplyState, now: SupplyState, epochs_per_year: float) -> dict[str, float]:
+    """Relative change per epoch of supply, tracker circulating and market float, and the
+    last two compounded over a year."""
+    out = {
+        "supply_inflation": float(M.inflation(prev.supply_tokens, now.supply_tokens)),
+        "circulating_inflation": float(
+            M.inflation(prev.circulating_tokens, now.circulating_tokens)
+        ),
+        "market_float_inflation": float(
+            M.inflation(prev.market_float_tokens, now.market_float_tokens)
+        ),
+    }
+    # Compounding a huge per-epoch inflation (e.g. 1e15 tokens/epoch minted on a 1e9
+    # supply) over a year exceeds float64: the annualised rate is then +inf, honestly.
+    for view in ("circulating", "market_float"):
+        rate = out[f"{view}_inflation"]
+        with np.errstate(over="ignore"):
+            out[f"{view}_inflation_annualised"] = (
+                float(M.annualise(rate, epochs_per_year)) if np.isfinite(rate) else np.nan
+            )
+    return out
+
+
+def _supply_growth(prev: SupplyState, now: SupplyState, flows: EpochFlows) -> dict[str, float]:
+    """This epoch's growth of tracker circulating and of market float, each split into
+    its sources (``sim.kpis`` defines each term; the terms of a split sum to its growth).
+
+    Tracker circulating changes only by what enters or leaves the unlocked supply:
+    vesting unlocks (``locked`` falls), mints (emission minted as rewards) and burns;
+    paying rewards out of an unlocked pool moves tokens inside it. Market float changes
+    when tokens cross between the market and the protocol's accounts: unlocks to market
+    holders, rewards paid, and the net of every other crossing (fees in, fee shares,
+    grants and tips out, AMM trades, slashes to the treasury) with burns of market-held
+    tokens."""
+    unlocked = prev.locked_tokens - now.locked_tokens
+    r = flows.rewards
+    rewards = r.total_tokens + r.routed_tokens if r is not None else 0.0  # both leave the pool
+    float_growth = now.market_float_tokens - prev.market_float_tokens
+    float_unlocks = prev.market_locked_tokens - now.market_locked_tokens
+    return {
+        "circulating_growth_tokens": now.circulating_tokens - prev.circulating_tokens,
+        "circulating_growth_unlocks_tokens": unlocked,
+        "circulating_growth_minted_tokens": now.minted_tokens - prev.minted_tokens,
+        "circulating_growth_burns_tokens": prev.burned_tokens - now.burned_tokens,
+        "market_float_growth_tokens": float_growth,
+        "market_float_growth_unlocks_tokens": float_unlocks,
+        "market_float_growth_rewards_tokens": rewards,
+        "market_float_growth_other_tokens": float_growth - float_unlocks - rewards,
+    }
+
+
+def _staking(model: EconomyModel, flows: EpochFlows, now: SupplyState) -> dict[str, float]:
+    """Staked tokens, staking ratios (of tracker circulating and of market float) and the
+    real yield: stakers' share of independent consumers' fees per staked token, annualised
+    (wash fees are not yield)."""
+    staked = float(model.ledger.staked.sum())
+    c = flows.consumption
+    organic_stakers = c.organic_stakers_fees_tokens if c is not None else 0.0
+
+    def ratio(of_tokens: float) -> float:
+        return float(M.staking_ratio(staked, of_tokens)) if of_tokens > 0 else np.nan
+
+    return {
+        "staked_tokens": staked,
+        "staking_ratio": ratio(now.circulating_tokens),
+        "staking_ratio_market_float": ratio(now.market_float_tokens),
+        "real_yield": float(M.real_yield(organic_stakers, staked, model.epochs_per_year))
+        if staked > 0
+        else np.nan,
+    }
 
 
 def _usage(flows: EpochFlows) -> dict[str, float]:
@@ -208,7 +367,11 @@ def _usage(flows: EpochFlows) -> dict[str, float]:
     c = flows.consumption
     if c is not None:
         out.update(
-            inferences=c.inferences, wash_inferences=c.wash_inferences, fees_tokens=c.fees_tokens
+            inferences=c.inferences,
+            wash_inferences=c.wash_inferences,
+            fees_tokens=c.fees_tokens,
+            organic_fees_tokens=c.organic_fees_tokens,
+            organic_fee_share=float(M.organic_fee_share(c.organic_fees_tokens, c.fees_tokens)),
         )
         if c.routing is not None:
             out.update(
@@ -221,7 +384,12 @@ def _usage(flows: EpochFlows) -> dict[str, float]:
         out.update(
             emission_tokens=r.emission_tokens,
             rewards_tokens=r.total_tokens,
+            emission_routed_tokens=r.routed_tokens,
             payout_recipients=float(r.recipients),
+        )
+        organic = c.organic_fees_tokens if c is not None else 0.0
+        out["emission_to_organic_fees"] = float(
+            M.emission_to_organic_fees(r.emission_tokens, organic)
         )
         out.update({f"reward_{role}_tokens": v for role, v in r.by_role_tokens.items()})
     return out
@@ -236,6 +404,53 @@ def _roles(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
             out[f"{rs.role}_left"] = float(ch.left[rs.role])
             out[f"{rs.role}_joined"] = float(ch.joined[rs.role])
         out[f"active_{rs.role}"] = float(rs.n_active)
+    out["active_adversary_identities"], out["active_adversary_operators"] = adversary_headcount(
+        model.roles.contributors
+    )
+    out.update(strategy_shares(model.roles.adversaries))
+    out["validator_bribes_tokens"] = float(model.roles.validators.cols.bribes_tokens.sum())
+    return out
+
+
+def adversary_headcount(role_sets: Sequence[RoleSet]) -> tuple[float, float]:
+    """Active adversary identities (accounts that submit or consume) and the operators
+    behind them (a sybil operator and its identities are one operator; every other
+    adversary is its own)."""
+    identities = 0
+    operators: list[np.ndarray] = []
+    for rs in role_sets:
+        if not rs.adversary:
+            continue
+        cols = rs.cols
+        active = np.flatnonzero(cols.active[: len(rs)])
+        acct = cols.account[active]
+        op = getattr(cols, "operator", None)
+        owner = acct if op is None else np.where(op[active] >= 0, op[active], acct)
+        wallet = np.zeros(active.size, dtype=bool) if op is None else op[active] == acct
+        identities += int((~wallet).sum())  # an operator's own wallet row is not an identity
+        operators.append(owner)
+    count = np.unique(np.concatenate(operators)).size if operators else 0
+    return float(identities), float(count)
+
+
+def _gravity(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
+    """Behavioural gravity: consumers and builders in the network, who joined and left,
+    and the demand the outside option took."""
+    out = {
+        "active_consumers": float(model.roles.consumers.n_active),
+        "active_builders": float(model.roles.builders.n_active),
+    }
+    ch, c = flows.churn, flows.consumption
+    if ch is not None:
+        for role in ("consumers", "builders"):
+            out[f"{role}_joined"] = float(ch.joined.get(role, 0))
+            out[f"{role}_left"] = float(ch.left.get(role, 0))
+    if c is not None:
+        bought = c.inferences + c.outside_inferences
+        out["outside_inferences"] = c.outside_inferences
+        out["outside_option_share"] = c.outside_inferences / bought if bought > 0 else np.nan
+        out["network_choice_share"] = c.network_share
+        out["outside_price_usd"] = c.outside_price_usd
     return out
 
 
@@ -278,21 +493,41 @@ SNAPSHOT_COLUMNS = (
 ``ground_truth_value_accepted`` (all its accepted points) and ``fair_reward_tokens``."""
 
 
+SNAPSHOT_ROLE_COLUMNS = ("account", "active", "joined_epoch", "left_epoch")
+SNAPSHOT_OUTCOME_COLUMNS = ("reward_tokens", "income_usd", "cost_usd")
+SNAPSHOT_LEDGER_COLUMNS = ("balance", "staked", "bonded", "locked")
+SNAPSHOT_REGISTRY_COLUMNS = (
+    "points_accepted",
+    "ground_truth_value",
+    "ground_truth_value_accepted",
+    "fair_reward_tokens",
+)
+
+
 def agent_snapshot(model: EconomyModel) -> pd.DataFrame:
-    """One row per individual of every role, with ledger holdings and outcomes."""
-    cols = model.accounts.cols
-    frames = []
-    for rs in model.roles.all:
-        if len(rs) == 0:
-            continue
-        f = rs.snapshot()
-        acct = f["account"].to_numpy()
-        f = f[list(SNAPSHOT_COLUMNS)].copy()
-        f["points_accepted"] = cols.points_accepted[acct]
-        f["ground_truth_value"] = cols.ground_truth_value[acct]
-        f["ground_truth_value_accepted"] = cols.ground_truth_value_accepted[acct]
-        f["fair_reward_tokens"] = cols.fair_reward_tokens[acct]
-        frames.append(f)
-    out = pd.concat(frames, ignore_index=True)
-    out.insert(0, "epoch", model.epoch)
-    return out
+    """One row per individual of every role, with ledger holdings and outcomes.
+
+    Built straight from the role sets' columns, one array per output column (the same frame
+    as concatenating each role set's ``snapshot()``, about 20x cheaper): ``epoch``, then
+    :data:`SNAPSHOT_COLUMNS`, then the registry's columns."""
+    live = [rs for rs in model.roles.all if len(rs)]
+    sizes = [len(rs) for rs in live]
+
+    def stacked(name: str) -> np.ndarray:
+        return np.concatenate([getattr(rs.cols, name) for rs in live])
+
+    role_cols = {
+        name: stacked(name) for name in (*SNAPSHOT_ROLE_COLUMNS, *SNAPSHOT_OUTCOME_COLUMNS)
+    }
+    acct = role_cols["account"]
+    led, reg = model.ledger, model.accounts.cols
+    data: dict[str, np.ndarray] = {
+        "epoch": np.full(acct.size, model.epoch, dtype=np.int64),
+        "role": np.repeat(np.array([rs.role for rs in live], dtype=object), sizes),
+        **{name: role_cols[name] for name in SNAPSHOT_ROLE_COLUMNS},
+        "adversary": np.repeat(np.array([rs.adversary for rs in live], dtype=bool), sizes),
+        **{f"{name}_tokens": getattr(led, name)[acct] for name in SNAPSHOT_LEDGER_COLUMNS},
+        **{name: role_cols[name] for name in SNAPSHOT_OUTCOME_COLUMNS},
+        **{name: getattr(reg, name)[acct] for name in SNAPSHOT_REGISTRY_COLUMNS},
+    }
+    return pd.DataFrame(data)

@@ -2,7 +2,13 @@
 on the AMM and pay per inference; wash consumers pay for queries on their own points. The
 fees go to the treasury and the net fee is split (``economics.fees.split_fees``): builder β,
 stakers γ, contributors δ (held in escrow until the reward phase), burn φ; the flat
-platform fee stays with the treasury. The retrieval trail records which points answered."""
+platform fee stays with the treasury. The retrieval trail records which points answered.
+
+Consumers choose among the models for sale (trained, by active builders) and the outside
+option (``market.outside_option``, paid in USD off the ledger) by one multinomial logit on
+accuracy and USD price; each consumer then scores the service it got against the outside
+option (``ConsumerSet.record_service``, on the gravity stream), which decides in the churn
+phase whether it stays."""
 
 from __future__ import annotations
 
@@ -11,13 +17,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from ledgerlab.agents.builders import BuilderSet
-from ledgerlab.agents.consumers import ConsumerSet
+from ledgerlab.agents.consumers import ConsumerSet, Demand, OutsideOffer
 from ledgerlab.agents.farmers import WashSet
+from ledgerlab.economics.demand import OutsideOption
 from ledgerlab.economics.fees import FeeSplit, split_fees
 from ledgerlab.economics.ledger import Ledger
 from ledgerlab.sim.accounts import ProtocolAccounts, pay_out
 from ledgerlab.sim.exchange import Exchange
 from ledgerlab.sim.flows import ConsumptionFlows, DatanetFees, FeeRouting
+from ledgerlab.sim.streams import substream
 from ledgerlab.sim.trail import RetrievalTrail
 from ledgerlab.sim.world import DatanetState
 
@@ -43,20 +51,28 @@ def serve_inferences(
     protocol: ProtocolAccounts,
     trail: RetrievalTrail,
     streams: dict[str, np.random.Generator],
+    outside_option: OutsideOption | None = None,
+    demand_factor: float = 1.0,
 ) -> ConsumptionFlows:
     """Sell the epoch's inferences and route their fees (see the module docstring).
-    Before any model is trained nothing is sold and nothing is routed."""
+    Before any model is for sale nothing is sold on the network and nothing is routed;
+    consumers may still buy the outside option. ``demand_factor`` multiplies every
+    consumer's demand (``MarketFlows.demand_multiplier``: scheduled demand shocks)."""
     b = builders
     led = exchange.ledger
     fees = [DatanetFees.none(s.store.size) for s in datanets]
-    if len(b) == 0 or not np.any(b.cols.trained_epoch >= 0):
-        return ConsumptionFlows(datanets=fees)  # no model to sell inferences yet
+    offer = outside_offer(outside_option, epoch)
+    for_sale = (b.cols.trained_epoch >= 0) & b.cols.active
+    if not for_sale.any():  # no model to sell inferences (yet, or any more)
+        return outside_only(b, consumers, fees, offer, streams, demand_factor)
     fee_tok = pricing.fee_tokens[b.cols.datanet] * b.cols.price_factor
     net_tok = pricing.net_fee_tokens[b.cols.datanet] * b.cols.price_factor
-    acc = np.where(b.cols.trained_epoch >= 0, b.cols.accuracy, -np.inf)
+    acc = np.where(for_sale, b.cols.accuracy, -np.inf)
     price = exchange.price_usd
-    dem = consumers.demand(streams["consumers"], acc, fee_tok * price, fee_tok)
+    dem = choose(consumers, acc, fee_tok * price, fee_tok, offer, streams, demand_factor)
     w_rows, w_counts = wash.demand(streams["wash"])
+    live = b.cols.active[wash.cols.builder[w_rows]]  # a builder who left sells nothing
+    w_rows, w_counts = w_rows[live], w_counts[live]
     w_builder = wash.cols.builder[w_rows]
     # Tokens each payer needs, bought on the AMM in one aggregated swap.
     payers = np.concatenate([consumers.cols.account[dem.rows], wash.cols.account[w_rows]])
@@ -74,25 +90,131 @@ def serve_inferences(
     inf_b = dem.by_model.astype(np.float64)
     wash_b = np.bincount(w_builder, weights=w_counts, minlength=len(b))
     scale = paid_fraction(float(paid.sum()), float(due.sum()))
-    routing, contrib = route_fees(
-        (inf_b + wash_b) * net_tok * scale, pricing.split, b, protocol, led
-    )
-    indep = split_fees(inf_b * net_tok * scale, pricing.split)["contributors"]
+    net_b = (inf_b + wash_b) * net_tok * scale
+    builder_fees_before = b.cols.fees_tokens.copy()
+    routing, contrib = route_fees(net_b, pricing.split, b, protocol, led)
+    organic_net = inf_b * net_tok * scale
+    indep = split_fees(organic_net, pricing.split)["contributors"]
     for d, f in enumerate(fees):
         f.contributors_tokens = float(contrib[b.cols.datanet == d].sum())
         f.independent_tokens = float(indep[b.cols.datanet == d].sum())
-    owner_pairs = trail.credit_fees(
-        epoch, b, datanets, fees, (inf_b, wash_b, contrib), wash.cols.account, streams["queries"]
+    owner_pairs = credit_queries(
+        epoch, b, datanets, fees, (inf_b, wash_b, contrib), wash, trail, streams["queries"]
     )
     return ConsumptionFlows(
         inferences=float(inf_b.sum()),
         wash_inferences=float(wash_b.sum()),
         fees_tokens=float(paid.sum()),
+        organic_fees_tokens=float(paid[: dem.rows.size].sum()),
+        organic_stakers_fees_tokens=organic_part(
+            routing.stakers_fees_tokens, float(organic_net.sum()), float(net_b.sum())
+        ),
         n_payers=int(payers.size),
         wash_cost_usd=(w_rows, usd[dem.rows.size :]),
         owner_pairs=owner_pairs,
         routing=routing,
         datanets=fees,
+        **gravity_flows(dem, acc.size, offer),
+        builder_fees_tokens=b.cols.fees_tokens - builder_fees_before,
+    )
+
+
+def outside_offer(option: OutsideOption | None, epoch: int) -> OutsideOffer | None:
+    """The outside option consumers can buy at ``epoch`` (its scheduled changes applied),
+    or None when the scenario has none."""
+    if option is None or not option.enabled:
+        return None
+    accuracy, price_usd = option.at(epoch)
+    return OutsideOffer(accuracy, price_usd)
+
+
+def choose(
+    consumers: ConsumerSet,
+    accuracy: np.ndarray,
+    price_usd: np.ndarray,
+    cost_tokens: np.ndarray,
+    offer: OutsideOffer | None,
+    streams: dict[str, np.random.Generator],
+    demand_factor: float = 1.0,
+) -> Demand:
+    """The consumers' choice among the models (accuracy, USD price, token cost each) and
+    the outside option (consumers' stream); with an outside option, each consumer then
+    scores the service it got against it (gravity stream)."""
+    dem = consumers.demand(
+        streams["consumers"], accuracy, price_usd, cost_tokens, offer, demand_factor
+    )
+    consumers.cols.outside_inferences[dem.rows] += dem.outside
+    if offer is not None and consumers.params.adoption.enabled:
+        service_rng = substream(streams["gravity"], SERVICE_KEY)  # apart from arrivals
+        consumers.record_service(service_rng, dem, accuracy, price_usd, offer)
+    return dem
+
+
+SERVICE_KEY = 0
+"""Key of the gravity stream's substream the consumers score their service on (role codes
+key the arrivals' and builders' substreams, ``sim.phases.churn.gravity``; 0 is the
+protocol's code, which draws nothing there)."""
+
+
+def credit_queries(
+    epoch: int,
+    builders: BuilderSet,
+    datanets: list[DatanetState],
+    fees: list[DatanetFees],
+    demand: tuple[np.ndarray, np.ndarray, np.ndarray],
+    wash: WashSet,
+    trail: RetrievalTrail,
+    rng: np.random.Generator,
+) -> float:
+    """``RetrievalTrail.credit_fees`` for independent and wash queries apart, each sort with
+    its share of the contributor fees and its own substream of the queries' stream (0
+    independent, 1 wash): the independent consumers' queries do not depend on the wash
+    consumers' (common random numbers, ``sim.twins``). Returns the owner pairs credited."""
+    inf_b, wash_b, contrib = demand
+    total = inf_b + wash_b
+    zero = np.zeros_like(total)
+    pairs = 0.0
+    for key, (indep, washed) in enumerate(((inf_b, zero), (zero, wash_b))):
+        part = np.divide(contrib * (indep + washed), total, out=zero.copy(), where=total > 0)
+        sort = (indep, washed, part)
+        q_rng = substream(rng, key)
+        pairs += trail.credit_fees(epoch, builders, datanets, fees, sort, wash.cols.account, q_rng)
+    return pairs
+
+
+def gravity_flows(dem: Demand, n_models: int, offer: OutsideOffer | None) -> dict[str, float]:
+    """What the consumers' choice moved to the outside option: its inferences, the
+    network's logit share and the outside option's price (``ConsumptionFlows``)."""
+    if offer is None:
+        return {"outside_inferences": 0.0, "network_share": 1.0}
+    share = float(dem.probs[:n_models].sum()) if dem.probs.size else 0.0
+    return {
+        "outside_inferences": float(dem.outside.sum()),
+        "network_share": share,
+        "outside_price_usd": offer.price_usd,
+    }
+
+
+def outside_only(
+    builders: BuilderSet,
+    consumers: ConsumerSet,
+    fees: list[DatanetFees],
+    offer: OutsideOffer | None,
+    streams: dict[str, np.random.Generator],
+    demand_factor: float = 1.0,
+) -> ConsumptionFlows:
+    """An epoch with no model for sale: consumers can buy only the outside option (none
+    without one); nothing is paid on the ledger or routed."""
+    if offer is None:
+        return ConsumptionFlows(datanets=fees, builder_fees_tokens=np.zeros(len(builders)))
+    zero = np.zeros(len(builders))
+    dem = choose(
+        consumers, np.full(len(builders), -np.inf), zero, zero, offer, streams, demand_factor
+    )
+    return ConsumptionFlows(
+        datanets=fees,
+        builder_fees_tokens=np.zeros(len(builders)),
+        **gravity_flows(dem, len(builders), offer),
     )
 
 
@@ -145,6 +267,15 @@ def pay_stakers(ledger: Ledger, src: int, tokens: float) -> float:
     amounts = tokens * staked[stakers] / staked[stakers].sum()
     paid = pay_out(ledger, src, stakers, amounts)
     return tokens if paid is amounts else float(paid.sum())
+
+
+def organic_part(tokens: float, organic_net_tokens: float, net_tokens: float) -> float:
+    """The part of a fee share paid out (``tokens``) that came from independent consumers:
+    pro rata to their part of the net fees (the split is linear, so this is exact; 0 when
+    no net fee was routed)."""
+    if net_tokens <= 0:
+        return 0.0
+    return tokens * min(organic_net_tokens / net_tokens, 1.0)
 
 
 def paid_fraction(paid_tokens: float, due_tokens: float) -> float:

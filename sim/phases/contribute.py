@@ -1,6 +1,12 @@
 """Phase 2 — contribute: providers, farmers, wash consumers and poisoners return submission
-plans; their points are generated per datanet (one generator call per point kind), the
-defences screen them, and the accepted points join the datanet."""
+plans; their points are generated per datanet (one generator call per role and point kind),
+the defences screen them, and the accepted points join the datanet.
+
+Each role draws its points from its own substream of the epoch's ``contribute`` stream,
+keyed by its role code and the datanet (``sim.streams``): honest providers' points depend on
+their own plans only, never on what adversaries drew before them, so a world and its
+honest-only twin (``sim.twins``) give honest providers the same points while their plans
+agree (common random numbers)."""
 
 from __future__ import annotations
 
@@ -17,6 +23,7 @@ from ledgerlab.sim.accounts import Accounts
 from ledgerlab.sim.defenses import DefensePipeline, ScreenContext
 from ledgerlab.sim.fairness import GroundTruth
 from ledgerlab.sim.flows import ContributionFlows, DefenseFlows
+from ledgerlab.sim.streams import substream
 from ledgerlab.sim.world import DatanetState
 
 
@@ -40,8 +47,9 @@ def submit_and_screen(
     truth: GroundTruth | None,
 ) -> ContributionFlows:
     """Plan, generate, screen and store the epoch's submissions (each role plans on the
-    stream of its name; points are drawn from the ``contribute`` stream); the ground truth
-    values each accepted batch as it is stored."""
+    epoch's stream of its name; points are drawn from per-role substreams of the epoch's
+    ``contribute`` stream, see :func:`make_points`); the ground truth values each accepted
+    batch as it is stored."""
     plans = [rs.plan(streams[rs.role]) for rs in submitters]
     flows = ContributionFlows(
         plans=plans,
@@ -80,7 +88,9 @@ def make_points(
     population: Population,
     rng: np.random.Generator,
 ) -> tuple[dn.Batch, np.ndarray, np.ndarray, np.ndarray]:
-    """Generate datanet ``d``'s submitted points, one generator call per kind.
+    """Generate datanet ``d``'s submitted points, one generator call per role and kind,
+    each role drawing from ``substream(rng, role code, d)`` (roles in plan order, kinds in
+    code order within a role).
 
     Returns the batch, the submission index of every point, and per submission its
     owner and role code.
@@ -96,14 +106,21 @@ def make_points(
     sub_owner = owners[sel_dn]
     batches: list[dn.Batch] = []
     subs: list[np.ndarray] = []
-    for kind in np.unique(kinds):  # at most six kinds
-        s_idx = np.flatnonzero(kinds == kind)
-        sub = np.repeat(s_idx, n_points[s_idx])
-        b = _generate(Kind(kind), state, sub_owner[sub], quality[sub], population, rng)
-        if b is None:
-            continue
-        batches.append(b)
-        subs.append(sub)
+    for code in dict.fromkeys(roles.tolist()):  # at most four roles, in plan order
+        role_rng = substream(rng, code, d)
+        mine = roles == code
+        for kind in np.unique(kinds[mine]):  # at most six kinds
+            s_idx = np.flatnonzero(mine & (kinds == kind))
+            sub = np.repeat(s_idx, n_points[s_idx])
+            # copiers of every role: a copy's source pool leaves out all their points
+            copiers = sub_owner[(kinds == kind) & (n_points > 0)]
+            b = _generate(
+                Kind(kind), state, sub_owner[sub], quality[sub], copiers, population, role_rng
+            )
+            if b is None:
+                continue
+            batches.append(b)
+            subs.append(sub)
     if not batches:
         return dn.Batch.empty(state.spec.n_features), np.zeros(0, np.int64), sub_owner, roles
     return dn.concat_batches(batches), np.concatenate(subs), sub_owner, roles
@@ -114,12 +131,14 @@ def _generate(
     state: DatanetState,
     owner: np.ndarray,
     quality: np.ndarray,
+    copiers: np.ndarray,
     population: Population,
     rng: np.random.Generator,
 ) -> dn.Batch | None:
     """The points of one kind, one per entry of ``owner`` (None: copies with nothing to
-    copy). Farmers copy from the points models currently train on (the window): bounded
-    work per epoch however large the store grows."""
+    copy). Farmers copy from the points models currently train on (the window), leaving out
+    the points of every owner in ``copiers`` (all who copy this way this epoch, of any
+    role): bounded work per epoch however large the store grows."""
     pois = population.poisoners
     if kind == Kind.HONEST:
         # Sybil "fresh" points are drawn like honest ones at the sybils' label quality;
@@ -141,7 +160,7 @@ def _generate(
         return dn.noise(state.task, owner, rng)
     store = state.store
     active = state.training_rows()
-    foreign = active[~np.isin(store.owner[active], owner)]
+    foreign = active[~np.isin(store.owner[active], copiers)]
     if foreign.size == 0:
         return None
     src = (store.x[foreign], store.y[foreign])

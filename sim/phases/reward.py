@@ -7,7 +7,7 @@ ends are settled; the ground truth splits what was paid by true value (the fair 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -41,26 +41,37 @@ def attribute_and_pay(
     defense_flows: DefenseFlows,
 ) -> RewardFlows:
     """Value, weigh and pay (see the module docstring). Each datanet's pool — its
-    contributors' fees plus its share of the emission (by fees, or equal without fees) —
-    is split by the positive part of its per-account weights."""
+    contributors' fees plus its share of the emission (by independent consumers' fees, so
+    wash fees cannot pull it; equal without them) — is split by the positive part of its
+    per-account weights. In an epoch with no active contributor, or in a world without
+    datanets, the emission is routed instead (:func:`route_emission`)."""
     led = accounts.ledger
     emitted = emit(epoch, emission, led, accounts.protocol.reward_pool)
+    routed = None
+    if not datanets or not any(rs.n_active for rs in contributors):
+        routed = route_emission(emitted, emission.without_contributors, accounts)
+        if not datanets:  # a tokenomics-only world: nothing to value, nobody contributes
+            defenses.after_rewards(exchange.price_usd, defense_flows)
+            return without_data(emitted, routed, led.n_accounts, contributors)
+    to_contributors = 0.0 if routed is not None else emitted
     n_acct = led.n_accounts
     fees = consumption.datanets
-    fees_total = consumption.contributors_tokens
+    organic_total = consumption.organic_contributors_tokens  # wash fees do not steer emission
     paid = np.zeros(n_acct)
     weights_by_datanet: list[np.ndarray] = []
     pools = np.zeros(len(datanets))
     for d, (state, f) in enumerate(zip(datanets, fees, strict=True)):
         share = (
-            f.contributors_tokens / fees_total if fees_total > 0 else 1.0 / max(len(datanets), 1)
+            f.independent_tokens / organic_total
+            if organic_total > 0
+            else 1.0 / max(len(datanets), 1)
         )
         values = engine_values(epoch, state, f, engine, attribution, rng)
         value = attr.per_owner(values, state.store.owner[: values.shape[0]], n_acct)
         value[accounts.protocol.ids] = 0.0
         weights = defenses.adjust_weights(np.maximum(value, 0.0))
         weights_by_datanet.append(weights)
-        pools[d] = f.contributors_tokens + emitted * share
+        pools[d] = f.contributors_tokens + to_contributors * share
         paid += contributor_payouts(pools[d], weights)
 
     def independent(n: int) -> np.ndarray:
@@ -79,15 +90,30 @@ def attribute_and_pay(
     if truth is not None:
         pool_share = pools / pools.sum() if pools.sum() > 0 else np.zeros_like(pools)
         fair = truth.split_rewards(total, pool_share, datanets, accounts)[:n_acct]
-        if truth.due(epoch):
-            truth.measure_honest_only(epoch, datanets, accounts)
     return RewardFlows(
         emission_tokens=emitted,
         paid_tokens=paid,
         total_tokens=total,
-        recipients=recipients,
+        recipients=recipients + (routed.recipients if routed is not None else 0),
         by_role_tokens=by_role,
         fair_tokens=fair,
+        routed_tokens=routed.total_tokens if routed is not None else 0.0,
+    )
+
+
+def without_data(
+    emitted: float, routed: RoutedEmission, n_acct: int, contributors: Sequence[RoleSet]
+) -> RewardFlows:
+    """The reward flows of a world without datanets: no contributor reward, the emission
+    routed."""
+    return RewardFlows(
+        emission_tokens=emitted,
+        paid_tokens=np.zeros(n_acct),
+        total_tokens=0.0,
+        recipients=routed.recipients,
+        by_role_tokens=dict.fromkeys((rs.role for rs in contributors), 0.0),
+        fair_tokens=np.zeros(n_acct),
+        routed_tokens=routed.total_tokens,
     )
 
 
@@ -110,6 +136,52 @@ def pay_rewards(paid: np.ndarray, ledger: Any, accounts: Accounts) -> tuple[floa
         rest = pay_out(ledger, pool, recipients, amounts - fee_part)
         paid[recipients] = fee_part + rest
     return total, int(recipients.size)
+
+
+class RoutedEmission(NamedTuple):
+    """Emission paid without contributors (:func:`route_emission`).
+
+    Attributes:
+        paid_tokens: What each account received (tokens, per account id; empty if none).
+        total_tokens: Their sum (tokens).
+        recipients: Accounts that received a positive amount.
+    """
+
+    paid_tokens: np.ndarray
+    total_tokens: float
+    recipients: int
+
+
+def route_emission(emitted_tokens: float, routing: str, accounts: Accounts) -> RoutedEmission:
+    """Pay an epoch's emission when no contributor is active, as
+    ``tokenomics.emission.without_contributors`` says: to the stakers pro rata to stake,
+    to the individuals (every account of a role, the outside market excluded) pro rata to
+    liquid balance, or keep it in the reward pool; ``auto`` = stakers if anyone stakes,
+    else holders. Paid out of the reward pool (which ``emit`` filled or drips from), into
+    liquid balances, in one vectorised transfer; nothing leaves the pool when nobody
+    qualifies. It is not an attribution reward: the registry's ``reward_tokens`` (what
+    contributors earned) is not credited."""
+    led = accounts.ledger
+    n_acct = led.n_accounts
+    amount = min(emitted_tokens, float(led.balance[accounts.protocol.reward_pool]))
+    if routing == "reward_pool" or not amount > 0:  # the emission stays where emit put it
+        return RoutedEmission(np.zeros(0), 0.0, 0)
+    staked = led.staked[:n_acct]
+    if routing == "auto":
+        routing = "stakers" if staked.any() else "holders"
+    if routing == "stakers":
+        weights = staked
+    else:
+        weights = np.where(accounts.cols.role[:n_acct] != 0, led.balance[:n_acct], 0.0)
+    weight_total = float(weights.sum())
+    if not weight_total > 0:
+        return RoutedEmission(np.zeros(0), 0.0, 0)
+    recipients = np.flatnonzero(weights)
+    share = weights[recipients] * (amount / weight_total)
+    paid = np.zeros(n_acct)
+    paid[recipients] = pay_out(led, accounts.protocol.reward_pool, recipients, share)
+    n_paid = int(np.count_nonzero(paid[recipients]))  # dust can round to nothing
+    return RoutedEmission(paid, float(paid[recipients].sum()), n_paid)
 
 
 def emit(epoch: int, emission: Emission, ledger: Any, reward_pool: int) -> float:

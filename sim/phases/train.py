@@ -1,15 +1,28 @@
 """Phase 3 — train: builders due this epoch retrain on their datanet's accepted points; clean
-accuracy and backdoor success are measured on the held-out set no agent sees."""
+accuracy and backdoor success are measured on the held-out set no agent sees.
+
+A kNN model's held-out accuracy is a vote over the K nearest training points of each
+held-out point. :class:`HeldOutNeighbours` keeps those per datanet up to date as the
+training window changes (``economics.learning.KNearestTable``: work once per change)
+instead of querying each new model's tree with the whole held-out set; where a held-out
+point's K nearest are not unique (equal distances at or inside the K-th, e.g. duplicated
+points) the model's own tree answers, so the predictions are the model's, bit for bit.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from ledgerlab.agents.builders import BuilderSet
-from ledgerlab.economics.learning import KNNClassifier, LogisticRegression, attack_success_rate
+from ledgerlab.economics.learning import (
+    KNearestTable,
+    KNNClassifier,
+    LogisticRegression,
+    attack_success_rate,
+)
 from ledgerlab.scenarios.schema import Poisoners
 from ledgerlab.sim.world import DatanetState
 
@@ -34,19 +47,84 @@ class Fit:
     attack_success: float
 
 
+NEAR_TIE_RTOL = 1e-9
+"""Relative distance difference under which two neighbours count as tied (the table's and
+the tree's distances may differ in the last bits)."""
+
+
+@dataclass
+class HeldOutNeighbours:
+    """Per datanet, the nearest training-window points of each held-out point, kept up to
+    date between fits (see the module docstring).
+
+    Attributes:
+        tables: Per datanet index: the held-out features the table was built for (a new
+            array, e.g. after concept drift, starts a new table) and the table.
+    """
+
+    tables: dict[int, tuple[np.ndarray, KNearestTable]] = field(default_factory=dict)
+
+    def predict(
+        self, d: int, state: DatanetState, rows: np.ndarray, knn: KNNClassifier
+    ) -> np.ndarray:
+        """The predictions on ``state.x_val`` of ``knn``, fitted on store rows ``rows``
+        (ascending), equal to ``knn.predict(state.x_val)``."""
+        entry = self.tables.get(d)
+        if entry is None or entry[0] is not state.x_val or entry[1].k != knn.k:
+            entry = (state.x_val, KNearestTable(state.x_val, knn.k))
+            self.tables[d] = entry
+        table = entry[1]
+        table.sync(rows, state.store.x)
+        k_eff = min(knn.k, rows.size)
+        dist, ids = table.dist[:, : k_eff + 1], table.ids[:, :k_eff]
+        tied = np.zeros(dist.shape[0], dtype=bool)
+        if k_eff > 1:  # order inside the K decides the tie-break between classes
+            near = dist[:, 1:k_eff] - dist[:, : k_eff - 1] <= NEAR_TIE_RTOL * dist[:, 1:k_eff]
+            tied |= near.any(axis=1)
+        if rows.size > k_eff:  # membership of the K: the (K+1)-th must be known and apart
+            unsure = table.known <= k_eff
+            gap = dist[:, k_eff] - dist[:, k_eff - 1] <= NEAR_TIE_RTOL * dist[:, k_eff]
+            tied |= unsure | gap
+        pred = vote(state.store.y[ids], knn.n_classes)
+        if tied.any():
+            pred[tied] = knn.predict(state.x_val[tied])
+        return pred
+
+
+def vote(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Majority label of each row of neighbour labels [Q, K] (nearest first); equal votes
+    go to the class whose nearest member comes first: ``KNNClassifier.predict``'s rule."""
+    q, k = labels.shape
+    ranks = np.arange(k, dtype=np.int64)
+    votes = np.zeros((q, n_classes), dtype=np.int64)
+    first = np.full((q, n_classes), k, dtype=np.int64)
+    for c in range(n_classes):  # a handful of classes; vectorised over rows
+        hit = labels == c
+        votes[:, c] = hit.sum(axis=1)
+        first[:, c] = np.where(hit, ranks, k).min(axis=1, initial=k)
+    return np.argmax(votes * (k + 1) + (k - first), axis=1).astype(np.int64)
+
+
 def retrain(
-    epoch: int, builders: BuilderSet, datanets: list[DatanetState], poisoners: Poisoners
+    epoch: int,
+    builders: BuilderSet,
+    datanets: list[DatanetState],
+    poisoners: Poisoners,
+    held_out: HeldOutNeighbours | None = None,
 ) -> None:
     """Builders due this epoch refit their datanet's model. Builders of one datanet due
     together train on the same window, so they share one fit (builders are few: a Python
-    loop over them is cheap; everything per point stays vectorised in the models)."""
+    loop over them is cheap; everything per point stays vectorised in the models).
+    ``held_out`` keeps kNN models' held-out neighbours between fits (None: each model's
+    tree answers the whole held-out set; the same results)."""
     b = builders
     measure_backdoor = poisoners.backdoor > 0
     fitted: dict[int, Fit | None] = {}
     for row in b.due(epoch):
         d = int(b.cols.datanet[row])
         if d not in fitted:
-            fitted[d] = fit_model(datanets[d], poisoners if measure_backdoor else None)
+            backdoor = poisoners if measure_backdoor else None
+            fitted[d] = fit_model(datanets[d], backdoor, held_out, d)
         fit = fitted[d]
         if fit is None:
             continue
@@ -57,10 +135,16 @@ def retrain(
         b.cols.train_points[row] = fit.rows.size
 
 
-def fit_model(state: DatanetState, backdoor: Poisoners | None) -> Fit | None:
+def fit_model(
+    state: DatanetState,
+    backdoor: Poisoners | None,
+    held_out: HeldOutNeighbours | None = None,
+    d: int = 0,
+) -> Fit | None:
     """Fit the datanet's model on its accepted training window and measure it on the
-    held-out set (backdoor success too when ``backdoor`` gives the trigger). None if the
-    datanet has no training point."""
+    held-out set (backdoor success too when ``backdoor`` gives the trigger); a kNN model's
+    held-out predictions come from ``held_out`` (datanet index ``d``) when given. None if
+    the datanet has no training point."""
     rows = state.training_rows()
     if rows.size == 0:
         return None
@@ -70,7 +154,11 @@ def fit_model(state: DatanetState, backdoor: Poisoners | None) -> Fit | None:
     model: Any = knn
     if spec.model == "logistic":
         model = LogisticRegression().fit(x, y, n_classes=spec.n_classes)
-    accuracy = float(np.mean(model.predict(state.x_val) == state.y_val))
+    if held_out is not None and model is knn:
+        predicted = held_out.predict(d, state, rows, knn)
+    else:
+        predicted = model.predict(state.x_val)
+    accuracy = float(np.mean(predicted == state.y_val))
     attack = np.nan
     if backdoor is not None:
         attack = attack_success_rate(
@@ -85,10 +173,11 @@ def fit_model(state: DatanetState, backdoor: Poisoners | None) -> Fit | None:
 
 
 def quality(builders: BuilderSet, measure_backdoor: bool) -> tuple[float, float]:
-    """Mean clean accuracy and mean backdoor success of the trained models (NaN before any
-    model is trained; backdoor success NaN when no backdoor is configured)."""
+    """Mean clean accuracy and mean backdoor success of the trained models of active
+    builders (NaN before any model is trained or once every builder has left; backdoor
+    success NaN when no backdoor is configured)."""
     cols = builders.cols
-    trained = cols.trained_epoch >= 0
+    trained = (cols.trained_epoch >= 0) & cols.active
     if not trained.any():
         return np.nan, np.nan
     accuracy = float(np.mean(cols.accuracy[trained]))

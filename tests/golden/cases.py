@@ -26,9 +26,12 @@ PLAIN = (
     "antifarming_world",
     "baseline",
     "collusive_validators",
+    "competitor_price_cut",
+    "death_spiral",
     "label_flip",
     "sybil_farming",
     "targeted_backdoor",
+    "tokenomics_only",
     "unlock_cliff",
     "wash_inference",
 )
@@ -159,6 +162,28 @@ COVER: dict[str, tuple[str, dict[str, Any]]] = {
             "epoch_days": 7.0,
         },
     ),
+    "cover.market_sides": (
+        "baseline",
+        {
+            "market.buyback": {"share": 0.5, "destination": "burn"},
+            "market.arbitrage.enabled": True,
+            "market.shocks": [
+                {"at_epoch": 8, "kind": "price", "size": -0.5},
+                {"at_epoch": 12, "kind": "demand", "size": 0.4, "duration_epochs": 10},
+            ],
+        },
+    ),
+    "cover.digits": (
+        "label_flip",
+        {"datanets": [{"task": "digits"}], "population.providers": 40},
+    ),
+    **{
+        f"cover.sybil_{topology}": (
+            "sybil_farming",
+            {"population.farmers.sybil_funding": topology},
+        )
+        for topology in ("chain", "tree", "exchange")
+    },
 }
 """Coverage cases: (plain shipped scenario, overrides)."""
 

@@ -113,6 +113,7 @@ def test_scale_scenario_has_the_requested_individuals() -> None:
     assert sc.attribution.ground_truth.every_epochs == 100
     assert sc.collect.agent_snapshot_every_epochs == 0 and sc.chain.enabled
     assert sc.population.churn.enabled and sc.population.churn.entry_rate_per_epoch == 0.0
+    assert not sc.population.adoption.enabled and sc.twin_kinds == ()
     assert bench.scale_scenario(3_000, 4, 0.005).population.churn.entry_rate_per_epoch == 0.005
     with pytest.raises(bench.BenchError, match="individuals"):
         bench.scale_scenario(individuals=10)
@@ -161,3 +162,41 @@ def test_main_runs_a_quick_section_and_restores_cpu_affinity(
     assert "pinned to CPU core" in out and "ratio on / off" in out
     assert bench.main(["--sections", "defences", "--defence-epochs", "1", "--all-cores"]) == 0
     assert "all cores" in capsys.readouterr().out
+
+
+def test_empty_world_has_only_holders_and_times_each_phase() -> None:
+    from ledgerlab.sim.model import EconomyModel
+
+    model = EconomyModel(bench.empty_scenario(holders=500))
+    sizes = {rs.role: len(rs) for rs in model.roles.all}
+    assert sizes.pop("holders") == 500 and not any(sizes.values())
+    assert model.datanets == [] and not model.scenario.chain.enabled
+    e = bench.time_empty(epochs=5, holders=500)
+    assert e["holders"] == 500 and e["epochs"] == 5 and e["us_per_epoch"] > 0
+    assert {"market", "collect", "model"} <= set(e["phases_us"])
+    assert isinstance(e["passed"], bool)
+    lines = bench.target_lines({"empty": e})
+    assert lines and lines[0].startswith("TARGET 3: ") and lines[0].endswith(("PASS", "FAIL"))
+
+
+def test_target_lines_name_each_measured_target() -> None:
+    bl = {
+        "cpu_s": 2.0,
+        "wall_s": 2.1,
+        "ratio": 1.5,
+        "full": True,
+        "passed": True,
+    }
+    sc = {
+        "individuals": 100_000,
+        "epochs": 1_000,
+        "cpu_s": 40.0,
+        "wall_s": 41.0,
+        "peak_rss_bytes": 900 << 20,
+        "passed_time": False,
+        "passed_memory": True,
+    }
+    lines = bench.target_lines({"baseline": bl, "scale": sc})
+    assert lines[0].startswith("TARGET 1a: ") and lines[0].endswith("PASS")
+    assert lines[1].startswith("TARGET 4: ") and lines[1].endswith("FAIL")
+    assert bench.target_lines({"baseline": {**bl, "full": False}})[0].endswith("(shortened)")

@@ -36,8 +36,13 @@ SMALL: dict[str, Any] = {
     "population.providers": 30,
     "population.consumers": 20,
     "population.churn.enabled": False,
+    "population.adoption.enabled": False,
+    "population.builder_churn.enabled": False,
+    "population.adaptation.enabled": False,
 }
-"""Every world's base: 30 honest providers, 20 consumers, no entry or exit."""
+"""Every world's base: 30 honest providers, 20 consumers, no entry or exit (of
+contributors, consumers or builders), adversaries on fixed strategies: the defences are the
+only thing that differs between runs of one world."""
 
 WORLDS: dict[str, dict[str, Any]] = {
     # all-honest: providers, builders, validators and consumers only
@@ -277,7 +282,7 @@ def test_quality_filter_cost_falls_with_class_separation() -> None:
     """At its defaults the filter refuses a measurable share of honest points (label noise
     and class overlap); the share is what ``defense_false_reject_rate`` records and it
     falls when classes are further apart."""
-    near = honest({"kind": "quality_filter"})
+    near = honest({"kind": "quality_filter"}, datanets__0__class_separation=2.0)
     far = honest({"kind": "quality_filter"}, datanets__0__class_separation=4.0)
     rate_near = near.summary["defense_false_reject_rate"]
     rate_far = far.summary["defense_false_reject_rate"]

@@ -45,5 +45,5 @@ def test_the_summary_follows_each_kpis_rule() -> None:
     assert out["spearman"] == 2.0  # last valid
     assert out["circulating_inflation_annualised_mean"] == 1.5
     assert out["total_rewards_tokens"] == 10.0 and out["total_defense_tx"] == 3.0
-    assert out["adversary_reward_share"] == 2.0 / 10.0
+    assert np.isnan(out["adversary_reward_share"])  # a KPI now, summarised by "last"
     assert "locked_tokens" not in out  # no summary rule

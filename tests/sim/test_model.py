@@ -23,7 +23,7 @@ import pytest
 from ledgerlab.agents.base import ROLE_NAMES, RoleSet
 from ledgerlab.economics.ledger import Ledger
 from ledgerlab.scenarios import Scenario, ScenarioError, apply_overrides
-from ledgerlab.sim.kpis import KPI_NAMES
+from ledgerlab.sim.kpis import KPI_NAMES, SIGNED_KPIS
 from ledgerlab.sim.model import EconomyModel, ModelSetupError
 from tests.conftest import ROOT, TINY_OVERRIDES
 
@@ -117,7 +117,7 @@ def assert_consistent(model: EconomyModel) -> None:
         assert ts[f"{role}_joined"].sum() == len(rs) - rs.founders == rs.joined_total
     # Amounts of tokens and prices are never negative.
     for col in ts.columns:
-        if col.endswith(("_tokens", "_usd")) and col != "exogenous_flow_usd":
+        if col.endswith(("_tokens", "_usd")) and col not in SIGNED_KPIS:
             assert (ts[col].dropna() >= -1e-9).all(), col
     assert (ts["price_usd"] > 0).all()
     # The account registry maps every individual back to its role set and row.
@@ -225,11 +225,12 @@ def test_points_and_fees_are_accounted(tiny: Factory) -> None:
     )
 
 
-@pytest.mark.parametrize("every", [1, 4])
+@pytest.mark.parametrize("every", [0, 1, 4])
 def test_retrieval_trail_credits_the_fees_on_its_cadence(every: int, tiny: Factory) -> None:
     """The trail credits exactly the contributors' share of the fees every epoch; with
     ``trail_every_epochs`` > 1 it re-simulates queries only on its cadence or after a
-    retrain, and in between credits each model's fees in its last trail's proportions."""
+    retrain (0: only after a retrain), and in between credits each model's fees in its
+    last trail's proportions."""
     model = tiny(
         None,
         epochs=14,
@@ -263,7 +264,7 @@ def test_retrieval_trail_credits_the_fees_on_its_cadence(every: int, tiny: Facto
         assert credit.sum() == pytest.approx(fees.contributors_tokens, rel=1e-9)
         epoch = model.epoch - 1
         trained = int(b.cols.trained_epoch[0])
-        due = every == 1 or epoch % every == 0 or trained != prev_trained
+        due = every == 1 or (every > 0 and epoch % every == 0) or trained != prev_trained
         simulated.append(calls > before)
         assert (calls > before) == due, (epoch, every, trained, prev_trained)
         if not due and prev_credit is not None:

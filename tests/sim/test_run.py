@@ -261,8 +261,12 @@ def test_label_flip_lowers_clean_accuracy() -> None:
     acc_poisoned = _tail_mean(poisoned, "accuracy")
     acc_clean = _tail_mean(clean, "accuracy")
     assert acc_poisoned < acc_clean - 0.1
-    # The honest-only counterfactual of the poisoned world sits near the clean world.
-    assert _tail_mean(poisoned, "accuracy_honest_only") > acc_poisoned + 0.1
+    # The honest-only twin of the poisoned world is the clean world (same seed, streams).
+    pd.testing.assert_series_equal(
+        poisoned.timeseries["twin_honest_only_accuracy"],
+        clean.timeseries["accuracy"],
+        check_names=False,
+    )
     assert clean.summary["total_reward_poisoners_tokens"] == 0.0
 
 
@@ -321,10 +325,13 @@ def test_unlock_cliff_speeds_up_unlocks_and_selling() -> None:
             "population.validators": 2,
             "attribution.ground_truth.every_epochs": 0,
             "collect.agent_snapshot_every_epochs": 0,
+            # no noise traders: sold_tokens is then the holders' sell policies alone
+            "market.order_flow.mean_usd_per_epoch": 0.0,
         },
         progress=False,
     )
     ts = res.timeseries.set_index("epoch")
+    assert ts["noise_flow_usd"].abs().max() == 0.0
     released = -ts["locked_tokens"].diff()
     before = released.loc[first_after - 60 : math.floor(cliff) - 1]
     after = released.loc[first_after:]
