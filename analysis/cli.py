@@ -807,8 +807,9 @@ def compare_command(
         typer.Option(
             "--metric",
             metavar="NAME",
-            help="Summary KPI to compare (repeatable; default: adversary_reward_share, "
-            "honest_provider_net_usd, accuracy, adversary_capture).",
+            help="Summary KPI to compare (repeatable; default: excess_share, "
+            "total_overpayment_usd, honest_provider_net_usd, accuracy_lost_to_attack, "
+            "accuracy; `ledgerlab metrics` lists them all).",
             show_default=False,
         ),
     ] = None,
@@ -1036,6 +1037,19 @@ def schema_command(
         sys.stdout.write(markdown_reference())
     else:
         typer.echo(json.dumps(json_schema(), indent=2))
+
+
+@app.command("metrics")
+def metrics_command(
+    markdown: Annotated[
+        bool,
+        typer.Option("--markdown", help="Print the reference as Markdown (docs/metrics.md)."),
+    ] = False,
+) -> None:
+    """List every KPI of a run: its column, kind and what it measures (units, when NaN)."""
+    from ledgerlab.analysis.metrics_reference import markdown_metrics, plain_metrics
+
+    sys.stdout.write(markdown_metrics() if markdown else plain_metrics())
 
 
 # --------------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import math
 import os
+import textwrap
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -115,6 +116,10 @@ METRICS: dict[str, Metric] = {
     m.name: m
     for m in (
         Metric("adversary_reward_share", "adversary reward share", "%", 100.0, "lower"),
+        Metric("excess_share", "excess share (reward − fair share)", "%", 100.0, "lower"),
+        Metric("total_overpayment_usd", "overpayment to adversaries", "USD", 1.0, "lower"),
+        Metric("accuracy_lost_to_attack", "accuracy lost vs honest-only twin", "%", 100.0, "lower"),
+        Metric("spearman_honest", "Spearman ρ among honest providers", "ρ", 1.0, "higher"),
         Metric("honest_provider_net_usd", "honest providers' net income", "USD", 1.0, "higher"),
         Metric("accuracy", "clean accuracy", "%", 100.0, "higher"),
         Metric(
@@ -132,10 +137,11 @@ METRICS: dict[str, Metric] = {
 name's suffix)."""
 
 DEFAULT_METRICS = (
-    "adversary_reward_share",
+    "excess_share",
+    "total_overpayment_usd",
     "honest_provider_net_usd",
+    "accuracy_lost_to_attack",
     "accuracy",
-    "adversary_capture",
 )
 """Metrics compared when none are named."""
 
@@ -176,6 +182,10 @@ def bootstrap_interval(
     means = d[index].mean(axis=1)
     low, high = np.percentile(means, [2.5, 97.5])
     return float(low), float(high)
+
+
+FEW_PAIRS = 5
+"""Below this many paired replicates the table warns that its intervals are indicative."""
 
 
 def _verdict(metric: Metric, diff: float, low: float, high: float, n_pairs: int) -> str:
@@ -236,7 +246,7 @@ def compare_results(
             "two (add variants: to the sweep file)"
         )
     reference = _reference(reference, variants)
-    names = list(metrics) if metrics else list(DEFAULT_METRICS)
+    names = list(metrics) if metrics else [m for m in DEFAULT_METRICS if m in summary.columns]
     numeric = [c for c in summary.columns if pd.api.types.is_numeric_dtype(summary[c])]
     unknown = [m for m in names if m not in summary.columns]
     if unknown:
@@ -420,6 +430,14 @@ def format_table(table: pd.DataFrame) -> str:
         "n: replicates paired with the reference (reference rows: replicates with a value); "
         "n/a: no value (e.g. capture when adversaries hold under 1 % of the value)"
     )
+    pairs = table.loc[table["verdict"] != "reference", "n_pairs"]
+    fewest = int(pairs.min()) if len(pairs) else 0
+    if 0 < fewest < FEW_PAIRS:
+        lines.append(
+            f"caution: {fewest} paired replicates; a bootstrap interval over so few spans "
+            f"little more than the pairs themselves: read the verdicts as indicative and use "
+            f"--replicates {DEFAULT_REPLICATES} before deciding anything"
+        )
     return "\n".join(lines)
 
 
@@ -431,9 +449,7 @@ def plot_comparison(table: pd.DataFrame) -> Figure:
     with its 95 % interval, a vertical line at 0, units on the axis. Dots whose interval
     excludes 0 are filled (green when better, red when worse, blue without a direction);
     hollow grey dots are no detectable difference."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
     reference = table.attrs.get("reference", table["reference"].iloc[0])
@@ -449,6 +465,7 @@ def plot_comparison(table: pd.DataFrame) -> Figure:
     nrows = math.ceil(len(metrics) / ncols)
     height = max(2.2, 0.32 * len(labels) + 1.4)
     fig = Figure(figsize=(6.4 * ncols, height * nrows), layout="constrained")
+    FigureCanvasAgg(fig)  # never switches the user's backend (a notebook stays inline)
     axes = fig.subplots(nrows, ncols, squeeze=False)
     for k, name in enumerate(metrics):
         ax = axes[k // ncols][k % ncols]
@@ -456,29 +473,7 @@ def plot_comparison(table: pd.DataFrame) -> Figure:
         block = rows[rows["metric"] == name].set_index("label").reindex(labels)
         y = np.arange(len(labels))[::-1]
         for yi, (_, row) in zip(y, block.iterrows(), strict=True):
-            diff = row["diff"] * info.scale if math.isfinite(row["diff"]) else math.nan
-            low, high = row["ci_low"] * info.scale, row["ci_high"] * info.scale
-            if not math.isfinite(diff):
-                ax.annotate("n/a", (0, yi), ha="center", va="center", fontsize=8, color="0.4")
-                continue
-            verdict = str(row["verdict"])
-            if math.isfinite(low) and math.isfinite(high):
-                ax.plot([low, high], [yi, yi], color="0.35", lw=1.6, solid_capstyle="butt")
-                ax.plot([low, low], [yi - 0.15, yi + 0.15], color="0.35", lw=1.2)
-                ax.plot([high, high], [yi - 0.15, yi + 0.15], color="0.35", lw=1.2)
-            color = (
-                "tab:green"
-                if "better" in verdict
-                else "tab:red"
-                if "worse" in verdict
-                else "tab:blue"
-                if verdict in ("higher", "lower")
-                else None
-            )
-            if color is None:
-                ax.plot(diff, yi, "o", mfc="white", mec="0.35", mew=1.4, ms=6, zorder=3)
-            else:
-                ax.plot(diff, yi, "o", color=color, ms=6, zorder=3)
+            _draw_difference(ax, yi, row, info.scale)
         ax.axvline(0.0, color="black", lw=0.9)
         ax.set_yticks(y, labels)
         ax.set_ylim(-0.7, len(labels) - 0.3)
@@ -489,19 +484,48 @@ def plot_comparison(table: pd.DataFrame) -> Figure:
         if len(ref_rows) == 1 and math.isfinite(ref_rows["mean"].iloc[0]):
             value = ref_rows["mean"].iloc[0] * info.scale
             level = f" ({reference}: {_number(value, _decimals([value]))} {info.unit})"
-        ax.set_title(f"{info.label}{level}{better}", fontsize=10)
+        ax.set_title(textwrap.fill(f"{info.label}{level}{better}", 62), fontsize=10)
         ax.set_xlabel(f"difference from {reference} ({info.difference_unit()})")
         ax.grid(axis="x", color="0.9")
     for k in range(len(metrics), nrows * ncols):
         axes[k // ncols][k % ncols].set_visible(False)
     replicates = table.attrs.get("replicates")
-    fig.suptitle(
+    legend = (
         f"Paired difference from '{reference}' over {replicates} replicates: dot = mean "
         "difference, bar = 95 % bootstrap interval; green = better, red = worse, blue = "
-        "higher/lower, hollow = no detectable difference",
-        fontsize=9,
+        "higher/lower, hollow = no detectable difference, x = too few pairs for an interval"
     )
+    fig.suptitle(textwrap.fill(legend, 70 * ncols), fontsize=9)
     return fig
+
+
+def _draw_difference(ax: Any, yi: float, row: pd.Series, scale: float) -> None:
+    """One variant's paired difference: a dot and its interval bar, coloured by verdict;
+    without an interval (fewer than 2 pairs) a grey cross labelled so, never a hollow dot
+    that would read as "no detectable difference"."""
+    diff = row["diff"] * scale if math.isfinite(row["diff"]) else math.nan
+    low, high = row["ci_low"] * scale, row["ci_high"] * scale
+    if not math.isfinite(diff):
+        ax.annotate("n/a", (0, yi), ha="center", va="center", fontsize=8, color="0.4")
+        return
+    if not (math.isfinite(low) and math.isfinite(high)):
+        ax.plot(diff, yi, "x", color="0.4", ms=7, mew=1.6, zorder=3)
+        ax.annotate("  no interval", (diff, yi), va="center", fontsize=8, color="0.4")
+        return
+    ax.plot([low, high], [yi, yi], color="0.35", lw=1.6, solid_capstyle="butt")
+    ax.plot([low, low], [yi - 0.15, yi + 0.15], color="0.35", lw=1.2)
+    ax.plot([high, high], [yi - 0.15, yi + 0.15], color="0.35", lw=1.2)
+    verdict = str(row["verdict"])
+    if "better" in verdict:
+        color = "tab:green"
+    elif "worse" in verdict:
+        color = "tab:red"
+    elif verdict in ("higher", "lower"):
+        color = "tab:blue"
+    else:
+        ax.plot(diff, yi, "o", mfc="white", mec="0.35", mew=1.4, ms=6, zorder=3)
+        return
+    ax.plot(diff, yi, "o", color=color, ms=6, zorder=3)
 
 
 # ---------------------------------------------------------------------------- runner

@@ -51,9 +51,12 @@ def dashboard_figure(results: Any, title: str | None = None, run_id: str | None 
         raise DashboardError("dashboard: these results hold no column any panel can show")
     rows = math.ceil(len(names) / COLUMNS)
     width, height = PANEL_SIZE_INCHES
-    fig = new_figure(width * COLUMNS, height * rows + 0.8)
+    total_in = height * rows + 1.0
+    fig = new_figure(width * COLUMNS, total_in)
+    # fixed inches, not fractions, at the top: the title never meets the first panels'
+    # titles however many rows the dashboard has
     grid = fig.add_gridspec(rows, COLUMNS, hspace=0.42, wspace=0.22,
-                            left=0.06, right=0.98, top=1 - 0.75 / (height * rows + 0.8),
+                            left=0.06, right=0.98, top=1 - 1.0 / total_in,
                             bottom=0.55 / (height * rows))  # fmt: skip
     for i, name in enumerate(names):
         panel = PANELS[name]
@@ -62,7 +65,8 @@ def dashboard_figure(results: Any, title: str | None = None, run_id: str | None 
                      fontweight="bold")  # fmt: skip
     epochs = len(view)
     heading = title or view.title or "run"
-    fig.suptitle(f"{heading} — {epochs:,} rows ({view.axis.unit} on the x axis)", fontsize=13)
+    fig.suptitle(f"{heading} — {epochs:,} rows ({view.axis.unit} on the x axis)", fontsize=13,
+                 y=1 - 0.2 / total_in, va="top")  # fmt: skip
     return fig
 
 

@@ -112,20 +112,23 @@ PLOTS: tuple[Plot, ...] = (
         "USD",
     ),
     Plot(
-        "Token float",
+        "Circulating supply",
         "million tokens",
-        (
-            Series("circulating_tokens", "circulating", 1e-6, "#1565c0"),
-            Series("market_float_tokens", "market float", 1e-6, "#ef6c00"),
-        ),
+        (Series("circulating_tokens", "tracker circulating (all unlocked)", 1e-6, "#1565c0"),),
+        "M tokens",
+    ),
+    Plot(
+        "Market float",
+        "million tokens",
+        (Series("market_float_tokens", "outside protocol accounts", 1e-6, "#ef6c00"),),
         "M tokens",
     ),
     Plot(
         "Adversaries' share of rewards",
-        "% of the epoch's rewards",
+        "% of rewards paid so far",
         (
             Series("adversary_reward_share", "paid to adversaries", 100.0, "#c62828"),
-            Series("excess_share", "excess over their fair share", 100.0, "#6a1b9a"),
+            Series("excess_share", "beyond their fair share", 100.0, "#6a1b9a"),
         ),
         "%",
     ),
@@ -134,7 +137,7 @@ PLOTS: tuple[Plot, ...] = (
         "% correct on held-out data",
         (
             Series("accuracy", "all accepted data", 100.0, "#2e7d32"),
-            Series("accuracy_honest_only", "honest data only", 100.0, "#9e9e9e"),
+            Series("twin_honest_only_accuracy", "honest-only twin", 100.0, "#9e9e9e"),
         ),
         "%",
     ),
@@ -272,6 +275,8 @@ def plot_figure(frame: pd.DataFrame, plot: Plot, empty_note: str = EMPTY_NOTE) -
     if drawn:
         # plain tick labels: an offset ("+2.161e2") on a narrow range is easily misread
         ax.ticklabel_format(axis="y", useOffset=False)
+        if ax.get_ylim()[0] > 0:  # levels from 0: a zoomed axis makes small moves look big
+            ax.set_ylim(bottom=0)
         ax.legend(loc="best", fontsize=8, title="latest", title_fontsize=8)
     else:
         ax.set_xticks([])

@@ -286,8 +286,10 @@ def has_defences(view: RunView) -> bool:
 
 
 def draw_supply_levels(ax: Axes, view: RunView) -> None:
-    """Tracker circulating (everything unlocked) and market float (tokens)."""
+    """Tracker circulating (everything unlocked) and market float (tokens); on a log axis
+    when the float is under 5 % of circulating, so it does not vanish into the x axis."""
     x = view.x
+    circ, flt = view.values("circulating_tokens"), view.values("market_float_tokens")
     for column, label, colour, style in (
         ("supply_tokens", "total supply", "0.55", ":"),
         ("circulating_tokens", "tracker circulating (everything unlocked)", "#1565c0", "-"),
@@ -296,32 +298,60 @@ def draw_supply_levels(ax: Axes, view: RunView) -> None:
         if view.has(column):
             y = view.values(column)
             _plot(ax, x, y, f"{label}: {human(_last(y))}", colour, ls=style)
-    ax.set_ylim(bottom=0)
-    ax.set_ylabel("tokens")
-    ax.yaxis.set_major_formatter(HumanFormatter())
+    share = _last(flt) / _last(circ) if view.has("market_float_tokens") else math.nan
+    log = bool(0 < share < 0.05 and np.nanmin(flt) > 0)
+    if log:
+        ax.set_yscale("log")
+        ax.set_ylabel("tokens (log scale)")
+        note(ax, f"market float = {share * 100:.2g} % of tracker circulating", where="upper left")
+    else:
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("tokens")
+        ax.yaxis.set_major_formatter(HumanFormatter())
     view.axis.apply(ax)
-    _legend(ax, loc="lower right")
+    _legend(ax, loc="center right" if log else "lower right")
+
+
+_SOURCES = (
+    ("unlocked to holders", "#1565c0"),
+    ("unlocked into protocol accounts", "#90caf9"),
+    ("minted as rewards", "#2e7d32"),
+)
 
 
 def draw_supply_sources(ax: Axes, view: RunView) -> None:
-    """Where circulating supply came from, cumulative: unlocks and rewards paid above 0,
-    burns below 0 (tokens)."""
+    """Where tracker circulating's growth came from, cumulative since launch: unlocks to
+    holders and into protocol accounts, rewards minted (above 0), burns (below 0); the
+    terms sum to the growth (black). The market float's growth and the rewards paid out of
+    the protocol's accounts are named beside it (tokens)."""
     x = view.x
-    unlocked = view.cumulative("unlocked_tokens")
-    paid = view.cumulative("rewards_tokens")
-    burned = np.nan_to_num(view.values("burned_tokens"))
+    unlocks = view.cumulative("circulating_growth_unlocks_tokens")
+    to_holders = view.cumulative("market_float_growth_unlocks_tokens")
+    minted = view.cumulative("circulating_growth_minted_tokens")
+    burned = view.cumulative("circulating_growth_burns_tokens")
+    parts = (to_holders, unlocks - to_holders, minted)
     ax.stackplot(
         x,
-        unlocked,
-        paid,
-        labels=[
-            f"unlocked from vesting: {human(unlocked[-1])}",
-            f"rewards paid: {human(paid[-1])}",
-        ],
-        colors=["#90caf9", "#2e7d32"],
+        *parts,
+        labels=[f"{name}: {human(p[-1])}" for (name, _), p in zip(_SOURCES, parts, strict=True)],
+        colors=[c for _, c in _SOURCES],
         alpha=0.85,
     )
-    ax.fill_between(x, 0, -burned, color="#d84315", alpha=0.8, label=f"burned: {human(burned[-1])}")
+    ax.fill_between(x, 0, burned, color="#d84315", alpha=0.8, label=f"burned: {human(-burned[-1])}")
+    growth = view.cumulative("circulating_growth_tokens")
+    _plot(ax, x, growth, f"= tracker circulating growth: {human(growth[-1])}", "black")
+    if view.has("market_float_growth_tokens"):
+        paid = view.cumulative("market_float_growth_rewards_tokens")
+        other = view.cumulative("market_float_growth_other_tokens")
+        grown = view.cumulative("market_float_growth_tokens")
+        note(
+            ax,
+            f"market float grew {human(grown[-1])}: unlocks to holders {human(to_holders[-1])}"
+            f"\n+ rewards paid out of protocol accounts {human(paid[-1])}"
+            f"\n+ other net transfers from protocol accounts {human(other[-1])}"
+            "\n  (AMM trades, fees in, fee shares, grants, tips out)",
+            where="lower right",
+        )
     ax.axhline(0, color="0.3", lw=0.8)
     ax.set_ylabel("tokens since launch")
     ax.yaxis.set_major_formatter(HumanFormatter())
@@ -329,31 +359,70 @@ def draw_supply_sources(ax: Axes, view: RunView) -> None:
     _legend(ax)
 
 
+def launch_level(view: RunView, view_name: str) -> tuple[float, float]:
+    """(level at launch, its epoch) of a supply view (``circulating``, ``market_float``):
+    the first row's level minus the growth it records, at epoch −1 (the end of launch);
+    without the growth column, the first row's level at its own epoch."""
+    level = view.values(f"{view_name}_tokens")
+    growth = view.values(f"{view_name}_growth_tokens")
+    first = float(view.epochs[0])
+    if np.isfinite(growth[0]):
+        return float(level[0] - growth[0]), first - 1.0
+    return float(level[0]), first
+
+
+def growth_since_start(view: RunView, view_name: str, min_epochs: int) -> np.ndarray:
+    """Growth of a supply view since launch, annualised by compounding:
+    (X_t / X_launch)^(epochs per year / (t − t_launch)) − 1 (fraction/year; NaN for rows
+    fewer than ``min_epochs`` after launch, where a short span would blow noise up, and
+    when X_launch ≤ 0; without a calendar, 365.25 epochs a year)."""
+    level, epochs = view.values(f"{view_name}_tokens"), view.epochs
+    out = np.full(level.size, np.nan)
+    if level.size == 0:
+        return out
+    base, t0 = launch_level(view, view_name)
+    if not base > 0:
+        return out
+    per_year = 365.25 / (view.epoch_days or 1.0)
+    span = epochs - t0
+    ok = (span >= max(min_epochs, 1)) & (level >= 0)
+    with np.errstate(over="ignore", divide="ignore"):
+        out[ok] = np.expm1(np.log(level[ok] / base) * per_year / span[ok])
+    return out
+
+
 def draw_inflation(ax: Axes, view: RunView) -> None:
-    """Annualised inflation of tracker circulating and market float (%/year), from 0;
-    one-epoch spikes (an unlock cliff) are clipped and named."""
+    """Growth of tracker circulating and market float since launch, annualised (%/year),
+    from 0; spikes are clipped and named. Not the per-epoch rates compounded
+    (``*_inflation_annualised``): those compound one epoch's noise over a year, so a thin
+    float's daily trades would read as astronomic inflation."""
     x = view.x
+    days = view.epoch_days or 1.0
+    last = int(view.epochs[-1]) if len(view) else 0
+    start = max(1, min(max(round(30.0 / days), last // 4), last // 2))  # ≥ 30 days, ¼ run
     shown: list[np.ndarray] = []
-    for column, label, colour in (
-        ("circulating_inflation_annualised", "tracker circulating", "#1565c0"),
-        ("market_float_inflation_annualised", "market float", "#c62828"),
+    for name, label, colour in (
+        ("circulating", "tracker circulating", "#1565c0"),
+        ("market_float", "market float", "#c62828"),
     ):
-        if view.has(column):
-            y = view.values(column)
-            mean = np.nanmean(y[np.isfinite(y)])
-            _plot(ax, x, y, f"{label} (mean {mean * 100:.3g} %/yr)", colour)
+        if view.has(f"{name}_tokens"):
+            y = growth_since_start(view, name, start)
+            base = launch_level(view, name)[0]
+            total = _last(view.values(f"{name}_tokens")) / base - 1.0 if base > 0 else math.nan
+            _plot(ax, x, y, f"{label} (grew {total * 100:.3g} % since launch)", colour)
             shown.append(y[np.isfinite(y)])
-    if shown:
-        finite = np.concatenate(shown)
+    finite = np.concatenate(shown) if shown else np.zeros(0)
+    if finite.size:
         top, p95 = float(finite.max()), float(np.percentile(finite, 95))
-        low = min(0.0, float(finite.min()))
+        low = 1.1 * min(0.0, float(finite.min()))
         if p95 > 0 and top > 5 * p95:
             ax.set_ylim(low, 2 * p95)
             note(ax, f"spikes up to {top * 100:.3g} %/yr clipped", where="upper right")
         else:
             ax.set_ylim(bottom=low)
+    note(ax, f"growth since launch, annualised (from day {start * days:.3g})", where="upper left")
     percent_axis(ax)
-    ax.set_ylabel("annualised inflation (%/year)")
+    ax.set_ylabel("annualised growth (%/year)")
     view.axis.apply(ax)
     _legend(ax, loc="best")
 
@@ -431,7 +500,9 @@ def draw_fairness(ax: Axes, view: RunView) -> None:
             y = view.values(column)
             _plot(ax, x, y, f"{label}: {_last(y) * 100:+.3g} pp", colour)
     ax.axhline(0, color="0.3", lw=0.8)
-    lim = max(0.05, float(np.nanmax(np.abs(view.values("excess_share")))) * 1.15)
+    shown = [view.values(c) for c in ("excess_share", "excess_share_epoch") if view.has(c)]
+    top = max((float(np.nanmax(np.abs(y))) for y in shown if np.isfinite(y).any()), default=0)
+    lim = min(1.0, max(0.05, top * 1.15))  # both lines inside; a share never passes ±100 pp
     ax.set_ylim(-lim, lim)
     ax.yaxis.set_major_formatter(lambda v, _p: f"{v * 100:+.3g} pp")
     ax.set_ylabel("reward share − fair share (pp)")
@@ -444,11 +515,13 @@ def draw_fairness(ax: Axes, view: RunView) -> None:
 
 
 def draw_resilience(ax: Axes, view: RunView) -> None:
-    """Clean accuracy against the honest-only twin, and backdoor attack success (%)."""
+    """Clean accuracy against the honest-only and no-defence twins (where they ran), and
+    backdoor attack success (%)."""
     x = view.x
     for column, label, colour, style in (
         ("accuracy", "clean accuracy", "#1565c0", "-"),
         ("twin_honest_only_accuracy", "honest-only twin", "#2e7d32", "--"),
+        ("twin_no_defense_accuracy", "no-defence twin", "#6d4c41", ":"),
         ("attack_success", "backdoor attack success", "#c62828", "-"),
     ):
         if view.has(column):
@@ -497,20 +570,21 @@ def draw_population(ax: Axes, view: RunView) -> None:
     ax.set_ylabel("active individuals")
     ax.yaxis.set_major_formatter(HumanFormatter())
     view.axis.apply(ax)
-    _legend(ax, loc="upper left", ncol=2)
+    _legend(ax, loc="best", ncol=2)  # a fixed corner hid a peak of the consumers' curve
 
 
 def draw_reward_vs_value(ax: Axes, view: RunView) -> None:
     """Each contributor's reward against its fair reward (tokens, log-log); on the diagonal
     rewards follow value, above it the individual was overpaid. Individuals with no
-    positive value sit on the band at the bottom."""
+    positive value (or under a millionth of the largest, i.e. rounding noise) sit on the
+    band at the left, so that a 1e-15 value does not squash the cloud into a corner."""
     agents = view.agents
     last = agents[agents["epoch"] == agents["epoch"].max()]
     last = last[last["role"].isin(CONTRIBUTOR_ROLES) & (last["points_accepted"] > 0)]
     reward = last["reward_tokens"].to_numpy(np.float64)
     fair = last["fair_reward_tokens"].to_numpy(np.float64)
     positive = np.concatenate([reward[reward > 0], fair[fair > 0]])
-    floor = float(positive.min()) / 10 if positive.size else 1e-3
+    floor = max(float(positive.min()), float(positive.max()) * 1e-6) / 10 if positive.size else 1e-3
     top = float(positive.max()) * 3 if positive.size else 1.0
     for role in CONTRIBUTOR_ROLES:
         sel = (last["role"] == role).to_numpy()
@@ -525,9 +599,9 @@ def draw_reward_vs_value(ax: Axes, view: RunView) -> None:
     ax.axvspan(floor / 2, floor * 1.5, color="0.9", zorder=0)
     ax.set_xlim(floor / 2, top)
     ax.set_ylim(floor / 2, top)
-    ax.set_xlabel("fair reward (tokens; grey band: no positive value)")
+    ax.set_xlabel("fair reward (tokens; grey band: none, or under a millionth of the largest)")
     ax.set_ylabel("reward paid (tokens)")
-    _legend(ax, loc="upper left")
+    _legend(ax, loc="lower right")  # upper left would hide the band's points
 
 
 @dataclass(frozen=True)
@@ -559,9 +633,9 @@ PANELS: dict[str, Panel] = {
     "supply": Panel("Is supply inflating?", draw_supply_levels,
                     lambda v: v.has("circulating_tokens")),
     "sources": Panel("Where did circulating supply come from?", draw_supply_sources,
-                     lambda v: v.has("unlocked_tokens") or v.has("rewards_tokens")),
+                     lambda v: v.has("circulating_growth_tokens")),
     "inflation": Panel("How fast is it growing?", draw_inflation,
-                       lambda v: v.has("circulating_inflation_annualised")),
+                       lambda v: v.has("circulating_tokens") and len(v) > 1),
     "price": Panel("What moved the price?", draw_price, lambda v: v.has("price_usd"),
                    draw_price_cell),
     "rewards": Panel("Who was paid?", draw_rewards,
@@ -716,6 +790,22 @@ def comparison(table: pd.DataFrame) -> Figure:
     return plot_comparison(table)
 
 
+def _label_points(ax: Axes, points: Sequence[tuple[str, float, float]]) -> None:
+    """Name each point beside it unless the name would overlap one already written (then
+    the legend names it), so crowded points stay readable. Call it once the layout is
+    final: it measures where the points are drawn (in points, 8-pt text)."""
+    to_pt = 72.0 / ax.figure.dpi
+    placed: list[tuple[float, float, float]] = []  # left, bottom, width of each name
+    for name, x, y in sorted(points, key=lambda p: -p[2]):
+        px, py = (v * to_pt for v in ax.transData.transform((x, y)))
+        box = (px + 6.0, py + 4.0, 5.2 * len(name))
+        if any(abs(box[0] - q[0]) < max(box[2], q[2]) and abs(box[1] - q[1]) < 11.0
+               for q in placed):  # fmt: skip
+            continue
+        placed.append(box)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 4), fontsize=8)
+
+
 def benefit_cost(
     table: pd.DataFrame,
     *,
@@ -735,8 +825,10 @@ def benefit_cost(
     variants = [v for v in rows[benefit].index if rows[benefit].loc[v, "verdict"] != "reference"]
     colours = variant_colours(variants)
     b_scale = 100.0 if benefit.endswith("share") else 1.0
-    fig = new_figure(7.5, 5.5)
+    b_label = benefit.replace("_", " ")
+    fig = new_figure(8.5, 5.5)
     ax = fig.add_subplot()
+    points: list[tuple[str, float, float]] = []
     for v in variants:
         if v not in rows[cost].index:
             continue
@@ -745,17 +837,20 @@ def benefit_cost(
         x, xlo, xhi = -c["diff"], -c["ci_high"], -c["ci_low"]
         ax.errorbar(x, y, xerr=[[x - xlo], [xhi - x]], yerr=[[y - ylo], [yhi - y]], fmt="o",
                     color=colours[v], capsize=3, label=v)  # fmt: skip
-        ax.annotate(v, (x, y), textcoords="offset points", xytext=(5, 5), fontsize=8)
+        points.append((str(v), float(x), float(y)))
     ax.axhline(0, color="0.3", lw=0.8)
     ax.axvline(0, color="0.3", lw=0.8)
     ax.set_xlabel("honest providers' income lost vs reference (USD; left of 0 = gained)")
-    ax.set_ylabel("excess share removed vs reference (pp)")
+    ax.set_ylabel(f"{b_label} removed vs reference" + (" (pp)" if b_scale == 100.0 else ""))
     ax.xaxis.set_major_formatter(HumanFormatter())
     ref = rows[benefit]["reference"].iloc[0] if "reference" in rows[benefit] else "reference"
     ax.set_title(f"Benefit vs cost of each variant against '{ref}' (95 % intervals)",
                  loc="left", fontsize=11, fontweight="bold")  # fmt: skip
-    note(ax, "up = adversaries' excess removed; right = honest providers pay", where="lower right")
+    note(ax, f"up = {b_label} removed\nright = honest providers pay", where="upper right")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8, title="variant",
+              title_fontsize=8, frameon=False)  # fmt: skip
     fig.tight_layout()
+    _label_points(ax, points)
     return fig
 
 

@@ -456,16 +456,19 @@ def _select(results: Results, filters: Filters, columns: list[str] | None) -> Re
 
 @dataclass(frozen=True)
 class KpiRow:
-    """One line of :func:`kpi_table`: a label, how to format the value, and its unit."""
+    """One line of :func:`kpi_table`: a label, how to format the value, its unit, and why
+    it may have no value."""
 
     label: str
     """What is measured (plain words)."""
     key: str
-    """The summary key read (or a derived quantity computed by ``value``)."""
+    """The summary key read."""
     unit: str
     """Unit shown after the value."""
     fmt: Callable[[float], str]
-    """Formats a finite value (NaN and missing show as ``n/a``)."""
+    """Formats a finite value."""
+    missing: str = "undefined"
+    """Why the value can be NaN, shown in its place."""
 
 
 def _number(summary: Mapping[str, Any], key: str) -> float:
@@ -485,41 +488,90 @@ def _pct(value: float) -> str:
     return f"{value * 100:.2f}"
 
 
+def _pp(value: float) -> str:
+    """A difference of fractions in percentage points, signed."""
+    return f"{value * 100:+.2f}"
+
+
 def _count(value: float) -> str:
     """A count or token amount with thousands separators, no decimals."""
     return f"{value:,.0f}"
 
 
+def _usd(value: float) -> str:
+    """A signed USD amount with thousands separators."""
+    return f"{value:,.0f}"
+
+
+def _ratio(value: float) -> str:
+    return f"{value:.3f}"
+
+
 _ROWS = (
     KpiRow("token price", "price_usd", "USD", lambda v: f"{v:.4g}"),
     KpiRow("market cap", "market_cap_usd", "USD", _count),
-    KpiRow("circulating supply", "circulating_tokens", "tokens", _count),
-    KpiRow("circulating inflation", "circulating_inflation_annualised_mean", "%/year (mean)", _pct),
-    KpiRow("clean accuracy", "accuracy", "% of held-out queries", _pct),
-    KpiRow("  honest-only accuracy", "accuracy_honest_only", "% (counterfactual)", _pct),
-    KpiRow("  accuracy lost vs honest-only", "accuracy_lost", "percentage points", _pct),
-    KpiRow("backdoor attack success", "attack_success", "% of triggered queries", _pct),
-    KpiRow("Spearman rho (reward vs value)", "spearman", "-1..1, 1 = fair", lambda v: f"{v:.3f}"),
-    KpiRow("adversary capture", "adversary_capture", "x, 1 = fair share", lambda v: f"{v:.3f}"),
-    KpiRow("proportionality gap", "proportionality_gap", "0..1, 0 = fair", lambda v: f"{v:.3f}"),
-    KpiRow("adversary reward share", "adversary_reward_share", "% of rewards", _pct),
-    KpiRow("active adversaries", "active_adversaries", "individuals", _count),
+    KpiRow("circulating supply", "circulating_tokens", "tokens (tracker: all unlocked)", _count),
+    KpiRow("market float", "market_float_tokens", "tokens (excl. protocol accounts)", _count),
+    KpiRow(
+        "circulating supply growth",
+        "circulating_growth_annualised",
+        "%/year since launch",
+        _pct,
+        "no supply at launch",
+    ),
+    KpiRow(
+        "market float growth",
+        "market_float_growth_annualised",
+        "%/year since launch",
+        _pct,
+        "no supply at launch",
+    ),
+    KpiRow("organic fee share", "organic_fee_share", "% of fees", _pct, "no fees paid"),
+    KpiRow("clean accuracy", "accuracy", "% of held-out queries", _pct, "no trained model"),
+    KpiRow(
+        "accuracy lost to the attack",
+        "accuracy_lost_to_attack",
+        "percentage points vs the honest-only twin",
+        _pp,
+        "no honest-only twin",
+    ),
+    KpiRow(
+        "backdoor attack success",
+        "attack_success",
+        "% of triggered queries",
+        _pct,
+        "no backdoor attackers",
+    ),
+    KpiRow("adversary reward share", "adversary_reward_share", "% of rewards", _pct, "no rewards"),
+    KpiRow("adversary fair share", "adversary_fair_share", "% of fair rewards", _pct, "no rewards"),
+    KpiRow(
+        "excess share", "excess_share", "percentage points beyond fair share", _pp, "no rewards"
+    ),
+    KpiRow("overpayment to adversaries", "total_overpayment_usd", "USD", _usd),
+    KpiRow("honest providers' net income", "honest_provider_net_usd", "USD", _usd),
+    KpiRow(
+        "Spearman rho, honest providers",
+        "spearman_honest",
+        "-1..1 (reward vs fair reward)",
+        _ratio,
+        "fewer than 2 honest contributors",
+    ),
+    KpiRow(
+        "adversary capture",
+        "adversary_capture",
+        "x fair share",
+        _ratio,
+        "adversaries' fair share under 1 %",
+    ),
+    KpiRow(
+        "active adversaries",
+        "active_adversary_identities",
+        "identities",
+        _count,
+    ),
 )
-"""The headline KPIs of :func:`kpi_table`, in order."""
-
-_ADVERSARY_ROLES = ("farmers", "wash", "poisoners")
-"""Roles counted as adversaries in the ``active adversaries`` row."""
-
-
-def _derived(summary: Mapping[str, Any]) -> dict[str, float]:
-    """Quantities the table shows that the summary holds only in parts."""
-    accuracy = _number(summary, "accuracy")
-    honest = _number(summary, "accuracy_honest_only")
-    active = [_number(summary, f"active_{role}") for role in _ADVERSARY_ROLES]
-    return {
-        "accuracy_lost": honest - accuracy,
-        "active_adversaries": math.fsum(active) if not any(map(math.isnan, active)) else math.nan,
-    }
+"""The headline KPIs of :func:`kpi_table`, in order (a row whose key the summary lacks
+altogether is left out: e.g. runs written before a KPI existed)."""
 
 
 def kpi_table(summary: Mapping[str, Any]) -> str:
@@ -527,21 +579,23 @@ def kpi_table(summary: Mapping[str, Any]) -> str:
 
     Args:
         summary: A run summary: ``RunResult.summary``, the contents of ``summary.json``
-            or ``Results.run_summary(run_id)``. Missing, null and NaN KPIs (e.g. attack
-            success without backdoor attackers) show as ``n/a``.
+            or ``Results.run_summary(run_id)``. A KPI with no value shows ``—`` and the
+            reason (e.g. attack success without backdoor attackers); a KPI the summary does
+            not hold at all is left out.
 
     Returns:
         A header line (scenario, seed, epochs, attribution engine, defences) followed by
         one ``label  value  unit`` line per KPI, value column right-aligned; no trailing
         newline.
     """
-    values = {**summary, **_derived(summary)}
-    lines = [(row.label, _cell(values, row), row.unit) for row in _ROWS]
-    active = [_number(summary, f"active_{role}") for role in _ADVERSARY_ROLES]
-    if not any(map(math.isnan, active)):
-        parts = ", ".join(f"{r} {v:,.0f}" for r, v in zip(_ADVERSARY_ROLES, active, strict=True))
-        label, value, unit = lines[-1]
-        lines[-1] = (label, value, f"{unit} ({parts})")
+    rows = [row for row in _ROWS if row.key in summary]
+    if _without_adversaries(summary):  # one line instead of a block of zeros and dashes
+        rows = [row for row in rows if row.key not in _ADVERSARY_KEYS]
+    lines = [(row.label, *_cell(summary, row)) for row in rows]
+    if _without_adversaries(summary):
+        lines.append(("adversaries", "—", "(none in this scenario)"))
+    if not lines:
+        return _header(summary)
     width_label = max(len(label) for label, _, _ in lines)
     width_value = max(len(value) for _, value, _ in lines)
     body = [
@@ -551,13 +605,53 @@ def kpi_table(summary: Mapping[str, Any]) -> str:
     return "\n".join([_header(summary), *body])
 
 
-def _cell(values: Mapping[str, Any], row: KpiRow) -> str:
-    """The formatted value of one row, ``n/a`` when not finite."""
-    number = _number(values, row.key)
-    if math.isnan(number):
-        return "n/a"
-    text = row.fmt(number)  # a finite value can still overflow in its unit (x 100 for %)
-    return "n/a" if "inf" in text or "nan" in text else text
+_ADVERSARY_KEYS = frozenset(
+    {
+        "accuracy_lost_to_attack",
+        "attack_success",
+        "adversary_reward_share",
+        "adversary_fair_share",
+        "excess_share",
+        "total_overpayment_usd",
+        "adversary_capture",
+        "active_adversary_identities",
+    }
+)
+"""Rows that only mean something in a world with adversaries."""
+
+
+def _without_adversaries(summary: Mapping[str, Any]) -> bool:
+    """Whether the summary says the run never had an adversary (none active at the end and
+    none ever paid)."""
+    active = _number(summary, "active_adversary_identities")
+    paid = _number(summary, "adversary_reward_share")
+    return active == 0 and (math.isnan(paid) or paid == 0)
+
+
+def _cell(summary: Mapping[str, Any], row: KpiRow) -> tuple[str, str]:
+    """The formatted value and unit of one row: ``—`` and the reason when not finite."""
+    number = _number(summary, row.key)
+    text = "" if math.isnan(number) else row.fmt(number)
+    if not text or "inf" in text or "nan" in text:  # a value can overflow its unit (x 100)
+        reason = _capture_reason(summary) if row.key == "adversary_capture" else row.missing
+        return "—", f"({reason})"
+    unit = row.unit
+    if row.key == "active_adversary_identities":
+        operators = _number(summary, "active_adversary_operators")
+        if not math.isnan(operators):
+            unit = f"identities ({operators:,.0f} operators)"
+    return text, unit
+
+
+def _capture_reason(summary: Mapping[str, Any]) -> str:
+    """Why adversary capture has no value in this summary."""
+    fair = _number(summary, "adversary_fair_share")
+    paid = _number(summary, "adversary_reward_share")
+    if _number(summary, "active_adversary_identities") == 0 and (math.isnan(paid) or paid == 0):
+        return "no adversaries"
+    if not math.isnan(fair) and fair < 0.01:
+        return "adversaries' fair share under 1 %: use excess share"
+    return "no adversaries or no fair rewards"
 
 
 def _shown(value: Any) -> str:

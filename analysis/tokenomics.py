@@ -296,7 +296,7 @@ def allocation_from_scenario(scenario: Scenario) -> Allocation:
             "(at most its unlocked balance)"
         )
     else:
-        params = e.model_dump()
+        params = e.model_dump(exclude={"without_contributors"})  # routing, not the schedule
         try:
             emission = make_schedule(**params)
         except EmissionError:

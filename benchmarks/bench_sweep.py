@@ -15,6 +15,11 @@ its memory flat however many runs it has, and run on Dask at a known price. In o
 4. **dask** — the same tiny runs on the process pool and on an embedded Dask
    ``LocalCluster`` (2 worker processes): overhead per run of Dask over the pool, and the
    cluster's start-up apart.
+5. **throughput** (issue 15, target 5) — ``ledgerlab sweep`` of the baseline year, 20
+   replicates, ``--workers 2``, as a whole command (its start-up, the pool's and the
+   files included): runs per minute. Target >= 40 runs/min on 2 free cores; the verdict is
+   on the rate scaled to 2 free cores by the probe below (rate x 2 / cores free), the raw
+   rate printed beside it.
 
 The machine's load is printed first, and the speed-up section probes how many cores two
 CPU-bound processes actually get at the time (2.00 on an idle 2-core machine): other work
@@ -42,7 +47,8 @@ from typing import Any
 TARGET_SPEEDUP = 1.8
 TARGET_OVERHEAD_MS = 20.0
 TARGET_MEMORY_GROWTH = 0.10
-SECTIONS = ("speedup", "overhead", "memory", "dask")
+TARGET_RUNS_PER_MIN = 40.0  # baseline-year runs per minute on 2 cores, at least (issue 15)
+SECTIONS = ("speedup", "overhead", "memory", "dask", "throughput")
 
 TINY = """\
 base:
@@ -72,16 +78,31 @@ zip:
 """A short run (~1 s): the baseline economy over four months."""
 
 
+THROUGHPUT = """\
+base: baseline
+"""
+"""The baseline year as a sweep: one run per replicate (issue 15, target 5)."""
+
+
 @dataclass(frozen=True)
 class Sizes:
     short_runs: int
     overhead_runs: int
     memory_runs: tuple[int, int]
     dask_runs: int
+    throughput_runs: int = 20
+    throughput_epochs: int | None = None  # None: the baseline's own year
 
 
 FULL = Sizes(short_runs=40, overhead_runs=100, memory_runs=(1_000, 10_000), dask_runs=80)
-QUICK = Sizes(short_runs=8, overhead_runs=20, memory_runs=(100, 400), dask_runs=16)
+QUICK = Sizes(
+    short_runs=8,
+    overhead_runs=20,
+    memory_runs=(100, 400),
+    dask_runs=16,
+    throughput_runs=4,
+    throughput_epochs=30,
+)
 
 
 def _sweep(text: str, replicates: int, *, points: int = 1) -> Any:
@@ -320,6 +341,38 @@ def dask(runs: int, work: Path) -> dict[str, Any]:
     }
 
 
+def throughput(runs: int, work: Path, epochs: int | None = None) -> dict[str, Any]:
+    """Runs per minute of ``ledgerlab sweep`` over ``runs`` replicates of the baseline
+    (``epochs`` shortens each run: then informational) on 2 workers, timed as a whole
+    command, with the free cores probed before and after."""
+    text = THROUGHPUT + (f"zip:\n  epochs: [{epochs}]\n" if epochs else "")
+    text += f"replicates: {runs}\nseed: 1\n"
+    sweep_file = work / "throughput.yaml"
+    sweep_file.write_text(text)
+    env = dict(os.environ, OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "ledgerlab.analysis.cli", "sweep", str(sweep_file)]
+    cmd += ["--out", str(work / "throughput"), "--workers", "2"]
+    before = parallelism_now()
+    t0 = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    wall = time.perf_counter() - t0
+    after = parallelism_now()
+    if done.returncode != 0:
+        raise RuntimeError(f"throughput sweep failed:\n{done.stderr[-3000:]}")
+    cores = (before + after) / 2
+    rate = runs / wall * 60.0
+    at_two = rate * 2.0 / max(cores, 1e-9)
+    return {
+        "runs": runs,
+        "epochs": epochs,
+        "wall_s": wall,
+        "parallelism": cores,
+        "runs_per_min": rate,
+        "runs_per_min_2_cores": at_two,
+        "passed": bool(at_two >= TARGET_RUNS_PER_MIN),
+    }
+
+
 # --------------------------------------------------------------------------- report
 
 
@@ -422,9 +475,33 @@ def report(results: dict[str, Any]) -> str:
             rows.append((tag, "Dask LocalCluster per run", f"{d['dask_ms']:.1f} ms", "", ""))
             rows.append((tag, "Dask extra per run", f"{d['extra_ms']:+.1f} ms", "", ""))
             rows.append((tag, "LocalCluster start-up", f"{d['startup_s']:.1f} s", "", ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+    t = results.get("throughput")
+    summary: list[str] = []
+    if t:
+        tag = f"throughput, {t['runs']} baseline runs, 2 workers"
+        rows.append((tag, "ledgerlab sweep, whole command", f"{t['wall_s']:.1f} s", "", ""))
+        rows.append((tag, "cores free (probe)", f"{t['parallelism']:.2f}", "", ""))
+        rows.append((tag, "runs per minute", f"{t['runs_per_min']:.1f}", "", ""))
+        rows.append(
+            (
+                tag,
+                "runs per minute at 2 free cores",
+                f"{t['runs_per_min_2_cores']:.1f}",
+                f">= {TARGET_RUNS_PER_MIN:g}",
+                _verdict(t["passed"]),
+            )
+        )
+        short = f" (runs shortened to {t['epochs']} epochs: informational)" if t["epochs"] else ""
+        summary.append(
+            f"TARGET 5: sweep of {t['runs']} baseline runs on 2 workers "
+            f"{t['runs_per_min_2_cores']:.1f} runs/min at 2 free cores ({t['runs_per_min']:.1f} "
+            f"measured with {t['parallelism']:.2f} cores free) >= {TARGET_RUNS_PER_MIN:g} "
+            f"{_verdict(t['passed'])}{short}"
+        )
+    widths = [max(len(r[i]) for r in rows) for i in range(5)] if rows else [0] * 5
     return "\n".join(
-        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows
+        ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+        + summary
     )
 
 
@@ -455,6 +532,9 @@ def main(argv: list[str] | None = None) -> int:
         if "dask" in args.sections:
             results["dask"] = dask(sizes.dask_runs, work)
             print(f"  dask done ({_load()})", flush=True)
+        if "throughput" in args.sections:
+            results["throughput"] = throughput(sizes.throughput_runs, work, sizes.throughput_epochs)
+            print(f"  throughput done ({_load()})", flush=True)
     print(report(results))
     missed = [k for k, v in results.items() if isinstance(v, dict) and v.get("passed") is False]
     return 1 if args.strict and missed else 0

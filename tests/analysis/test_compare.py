@@ -255,3 +255,14 @@ def test_cli_compare_refuses_an_unknown_reference_before_running(tmp_path: Path)
     assert result.exit_code == 1
     assert "error: compare: no variant 'nope'" in result.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_few_pairs_are_flagged_in_the_table_and_the_chart() -> None:
+    few = compare_results(_results({"none": [0.5, 0.6, 0.55], "dedup": [0.7, 0.8, 0.9]}))
+    assert "caution: 3 paired replicates" in format_table(few)
+    many = {"none": [0.5, 0.6, 0.55, 0.5, 0.6], "dedup": [0.7, 0.8, 0.9, 0.7, 0.8]}
+    assert "caution" not in format_table(compare_results(_results(many)))
+    one = compare_results(_results({"none": [0.5], "dedup": [0.7]}))
+    fig = plot_comparison(one)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert any("no interval" in t for t in texts)  # not a hollow "no difference" dot

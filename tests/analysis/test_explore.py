@@ -153,7 +153,7 @@ def test_the_model_steps_and_the_plots_read_its_kpis(world: Scenario) -> None:
     frame = model.frame()
     assert list(frame["day"]) == [1.0, 2.0, 3.0]
     plots = explore.plotted()
-    assert [p.title for p in plots][:2] == ["Token price", "Token float"]
+    assert [p.title for p in plots][:2] == ["Token price", "Circulating supply"]
     for plot in plots:
         fig = explore.plot_figure(frame, plot)
         ax = fig.axes[0]
@@ -169,11 +169,11 @@ def test_the_model_steps_and_the_plots_read_its_kpis(world: Scenario) -> None:
 def test_kpis_the_model_does_not_report_are_skipped() -> None:
     kpis = ("epoch", "price_usd", "circulating_tokens", "accuracy")
     plots = explore.plotted(kpis)
-    assert [p.title for p in plots] == ["Token price", "Token float", "Model accuracy"]
+    assert [p.title for p in plots] == ["Token price", "Circulating supply", "Model accuracy"]
     assert [s.column for s in plots[1].series] == ["circulating_tokens"]
     # a new KPI is plotted as soon as the model reports it
     more = explore.plotted((*kpis, "market_float_tokens", "excess_share"))
-    assert [s.column for s in more[1].series] == ["circulating_tokens", "market_float_tokens"]
+    assert [s.column for s in more[2].series] == ["market_float_tokens"]
     assert any(s.column == "excess_share" for p in more for s in p.series)
 
 

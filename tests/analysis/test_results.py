@@ -158,34 +158,38 @@ SUMMARY = {
     "price_usd": 0.725,
     "market_cap_usd": 165206179.4,
     "circulating_tokens": 227864046.2,
-    "circulating_inflation_annualised_mean": 0.6472,
+    "circulating_growth_annualised": 0.6472,
     "accuracy": 0.5258,
-    "accuracy_honest_only": 0.63,
+    "accuracy_lost_to_attack": 0.1042,
     "attack_success": None,
-    "spearman": 0.2251,
-    "adversary_capture": 2.5219,
-    "proportionality_gap": 0.3961,
     "adversary_reward_share": 0.5482,
-    "active_farmers": 63.0,
-    "active_wash": 0.0,
-    "active_poisoners": 2.0,
+    "adversary_fair_share": 0.004,
+    "excess_share": 0.5442,
+    "total_overpayment_usd": 1234.5,
+    "honest_provider_net_usd": -3104.2,
+    "spearman_honest": 0.2251,
+    "adversary_capture": float("nan"),
+    "active_adversary_identities": 63.0,
+    "active_adversary_operators": 3.0,
 }
 
 EXPECTED = """\
 sybil_farming: seed 7, 40 epochs, engine volume, defences dedup, reputation
 token price                           0.725  USD
 market cap                      165,206,179  USD
-circulating supply              227,864,046  tokens
-circulating inflation                 64.72  %/year (mean)
+circulating supply              227,864,046  tokens (tracker: all unlocked)
+circulating supply growth             64.72  %/year since launch
 clean accuracy                        52.58  % of held-out queries
-  honest-only accuracy                63.00  % (counterfactual)
-  accuracy lost vs honest-only        10.42  percentage points
-backdoor attack success                 n/a  % of triggered queries
-Spearman rho (reward vs value)        0.225  -1..1, 1 = fair
-adversary capture                     2.522  x, 1 = fair share
-proportionality gap                   0.396  0..1, 0 = fair
+accuracy lost to the attack          +10.42  percentage points vs the honest-only twin
+backdoor attack success                   —  (no backdoor attackers)
 adversary reward share                54.82  % of rewards
-active adversaries                       65  individuals (farmers 63, wash 0, poisoners 2)"""
+adversary fair share                   0.40  % of fair rewards
+excess share                         +54.42  percentage points beyond fair share
+overpayment to adversaries            1,234  USD
+honest providers' net income         -3,104  USD
+Spearman rho, honest providers        0.225  -1..1 (reward vs fair reward)
+adversary capture                         —  (adversaries' fair share under 1 %: use excess share)
+active adversaries                       63  identities (3 operators)"""
 
 
 def test_kpi_table_reference_output() -> None:
@@ -198,15 +202,23 @@ def test_kpi_table_of_a_loaded_summary_row(tmp_path: Path) -> None:
     assert kpi_table(load(run).run_summary("r1")) == EXPECTED
 
 
-def test_kpi_table_missing_values_show_na() -> None:
-    table = kpi_table({"run_id": "x", "accuracy": float("nan"), "active_farmers": 3})
+def test_kpi_table_missing_values_say_why_and_absent_ones_are_left_out() -> None:
+    table = kpi_table({"run_id": "x", "accuracy": float("nan"), "attack_success": None})
     lines = table.splitlines()
-    assert lines[0] == "x"
-    assert len(lines) == 14
-    assert all(line.split()[-1] != "nan" for line in lines)
-    active = lines[-1]
-    assert active.split()[2] == "n/a"  # active wash/poisoners unknown -> total unknown
-    assert "(farmers" not in active
+    assert lines == [
+        "x",
+        "clean accuracy           —  (no trained model)",
+        "backdoor attack success  —  (no backdoor attackers)",
+    ]
+    baseline = {"adversary_capture": float("nan"), "adversary_reward_share": 0.0}
+    baseline |= {"adversary_fair_share": 0.0, "active_adversary_identities": 0.0, "accuracy": 0.8}
+    assert kpi_table(baseline).splitlines()[1:] == [
+        "clean accuracy  80.00  % of held-out queries",
+        "adversaries         —  (none in this scenario)",
+    ]
+    departed = {**baseline, "adversary_reward_share": 0.2}  # paid once, all gone by the end
+    assert "(adversaries' fair share under 1 %: use excess share)" in kpi_table(departed)
+    assert "n/a" not in kpi_table(SUMMARY) and "nan" not in kpi_table(SUMMARY)
     assert kpi_table({"scenario": "s", "defenses": []}).splitlines()[0] == "s: defences none"
     # a summary row of a sweep where this run lacks some fields (NaN) and ints became floats
     row = {"run_id": "r", "seed": float("nan"), "epochs": 40.0, "defenses": float("nan")}
@@ -228,15 +240,24 @@ def test_kpi_table_missing_values_show_na() -> None:
 )
 def test_kpi_table_is_aligned_for_any_summary(summary: dict[str, Any]) -> None:
     lines = kpi_table(summary).splitlines()
-    assert len(lines) == 14  # header + 13 KPIs, whatever the header values hold
-    label_width = 30  # the longest label: "Spearman rho (reward vs value)"
+    shown = [k for k in SUMMARY if k in summary and k in {r.key for r in results_rows()}]
+    assert len(lines) == 1 + len(shown)  # header + one line per KPI the summary holds
+    if not shown:
+        return
+    label_width = max(len(r.label) for r in results_rows() if r.key in summary)
     cells = [re.match(rf"^(.{{{label_width}}})  ( *(\S+))  \S", line) for line in lines[1:]]
     assert all(cells), lines
     assert len({len(m.group(2)) for m in cells if m}) == 1  # one right-aligned column
     for m in cells:
         assert m is not None
         value = m.group(3)
-        assert value == "n/a" or value[-1].isdigit()
+        assert value == "—" or value[-1].isdigit()
+
+
+def results_rows() -> tuple[Any, ...]:
+    from ledgerlab.analysis import results
+
+    return results._ROWS
 
 
 # ------------------------------------------------------------- filters, columns, manifest
