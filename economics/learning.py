@@ -357,16 +357,17 @@ class KNearestTable:
         kk = min(self.cap, n)
         xm = x[self.members]
         if rows.size * n <= (1 << 22):  # few queries: one distance block beats a tree
-            d = cdist(self.queries[rows], xm)
-            if kk < n:
-                part = np.argpartition(d, kk - 1, axis=1)[:, :kk]
-                d = np.take_along_axis(d, part, axis=1)
-                i = self.members[part]
-            else:
-                i = np.broadcast_to(self.members, d.shape)
+            d, i = self._exact(self.queries[rows], xm, kk)
         else:
-            d, idx = cKDTree(xm, leafsize=64).query(self.queries[rows], k=list(range(1, kk + 1)))
+            # a tree returns tied points in no set order: ask for one more, and redo exactly
+            # the rows whose kk-th and next distances tie (duplicates straddling the cut)
+            extra = min(kk + 1, n)
+            d, idx = cKDTree(xm, leafsize=64).query(self.queries[rows], k=list(range(1, extra + 1)))
             i = self.members[idx]
+            tied = d[:, kk - 1] == d[:, kk] if extra > kk else np.zeros(rows.size, dtype=bool)
+            d, i = d[:, :kk], i[:, :kk]
+            if tied.any():
+                d[tied], i[tied] = self._exact(self.queries[rows[tied]], xm, kk)
         pad = self.cap - kk
         self._put(
             rows,
@@ -374,6 +375,13 @@ class KNearestTable:
             np.hstack([i, np.full((rows.size, pad), -1, dtype=np.int64)]),
         )
         self.known[rows] = kk
+
+    def _exact(self, queries: FloatArray, xm: FloatArray, kk: int) -> tuple[FloatArray, IntArray]:
+        """The ``kk`` nearest members of each query by (distance, id), from one distance
+        block: ties at the cut go to the lower id, as everywhere in this table."""
+        d = cdist(queries, xm)
+        order = np.lexsort((np.broadcast_to(self.members, d.shape), d), axis=1)[:, :kk]
+        return np.take_along_axis(d, order, axis=1), self.members[order]
 
 
 def close_pairs(

@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy.optimize import brentq
 from scipy.spatial.distance import cdist
@@ -331,6 +331,7 @@ def test_backdoor_is_learned_by_knn_and_measured() -> None:
 
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 6), window=st.integers(5, 120))
+@example(seed=71, k=1, window=37)  # duplicates tied at the refresh's cut (found in CI)
 def test_knearest_table_equals_brute_force_through_joins_and_leaves(seed, k, window) -> None:
     # A sliding window with random removals, synced and merged as the ground truth does
     # it; after every sync the first K entries are the K nearest members by (distance, id).
