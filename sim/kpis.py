@@ -654,10 +654,12 @@ SUMMARY_EXTRAS: dict[str, str] = {
     "submitted over the run (fraction; NaN without defences or adversary points)",
     "circulating_growth_annualised": "tracker circulating's growth over the run, annualised "
     "by compounding: (C_T / C_launch)^(365.25 / epoch_days / T) − 1, C_launch = C_T − "
-    "total_circulating_growth_tokens (fraction/year; NaN when C_launch is 0)",
+    "total_circulating_growth_tokens (fraction/year; NaN when C_launch is 0 or the run is "
+    "shorter than 30 days)",
     "market_float_growth_annualised": "market float's growth over the run, annualised by "
     "compounding: (F_T / F_launch)^(365.25 / epoch_days / T) − 1, F_launch = F_T − "
-    "total_market_float_growth_tokens (fraction/year; NaN when F_launch is 0)",
+    "total_market_float_growth_tokens (fraction/year; NaN when F_launch is 0 or the run is "
+    "shorter than 30 days)",
 }
 """Summary entries that are not a KPI's summary (``EconomyModel.summary``); defence
 entries without a suffix are the whole run's totals or rates of the defence KPI of the same
@@ -698,18 +700,26 @@ def summary_of(ts: pd.DataFrame, epochs_per_year: float = 365.25) -> dict[str, f
     return out
 
 
+MIN_ANNUALISED_SHARE_OF_YEAR = 30 / 365.25
+"""Growth since launch is annualised only over runs of at least a month: compounding a few
+days' growth to a year (1,529 %/year from 3 days in the baseline) tells a reader nothing."""
+
+
 def _supply_growth_totals(
     out: Mapping[str, float], epochs: int, epochs_per_year: float
 ) -> dict[str, float]:
     """Each supply view's growth over the run's ``epochs``, annualised by compounding
     (:data:`SUMMARY_EXTRAS`); +inf when that overflows float64, NaN without a launch
-    level."""
+    level or over a run shorter than a month (:data:`MIN_ANNUALISED_SHARE_OF_YEAR`)."""
     res: dict[str, float] = {}
     for view in ("circulating", "market_float"):
         end = out.get(f"{view}_tokens", float("nan"))
         start = end - out.get(f"total_{view}_growth_tokens", float("nan"))
         rate = float("nan")
-        if start > 0 and end >= 0 and epochs > 0:
+        long_enough = (
+            epochs_per_year > 0 and epochs >= MIN_ANNUALISED_SHARE_OF_YEAR * epochs_per_year
+        )
+        if start > 0 and end >= 0 and epochs > 0 and long_enough:
             with np.errstate(over="ignore", divide="ignore"):
                 rate = float(np.expm1(np.log(end / start) * epochs_per_year / epochs))
         res[f"{view}_growth_annualised"] = rate

@@ -252,7 +252,8 @@ def test_the_summary_annualises_each_views_growth_over_the_run() -> None:
     """The run's growth of each view, compounded to a year from the launch level (the first
     row's level minus its growth); the mean of a thin float's compounded daily noise is not
     reported."""
-    model, ts = _run(tokenomics__emission={"kind": "pool_drip", "tokens_per_epoch": 2_000.0})
+    drip = {"kind": "pool_drip", "tokens_per_epoch": 2_000.0}
+    model, ts = _run(tokenomics__emission=drip, epoch_days=7.0)  # 12 weeks: long enough
     summary = model.summary()
     years = EPOCHS / model.epochs_per_year
     for view in ("circulating", "market_float"):
@@ -261,3 +262,6 @@ def test_the_summary_annualises_each_views_growth_over_the_run() -> None:
         expected = (level.iloc[-1] / launch) ** (1.0 / years) - 1.0
         assert summary[f"{view}_growth_annualised"] == pytest.approx(expected, rel=1e-9)
     assert "market_float_inflation_annualised_mean" not in summary
+    short, _ = _run(tokenomics__emission=drip)  # 12 days: a year from them would mislead
+    assert all(np.isnan(short.summary()[f"{v}_growth_annualised"]) for v in ("circulating",
+               "market_float"))  # fmt: skip
