@@ -201,6 +201,26 @@ def _safe_ratio(num: NDArray[np.float64], den: NDArray[np.float64]) -> NDArray[n
     return out
 
 
+def _ratio_unchecked(num: float, den: float) -> float:
+    """:func:`_safe_ratio` of two finite scalars the caller vouches for: ``num / den``,
+    ``nan`` where ``den == 0`` (IEEE float64 division, so the same bits as the array path;
+    for the simulator's per-epoch KPIs, which are scalars it computed itself)."""
+    return num / den if den != 0 else float("nan")
+
+
+def _annualise_unchecked(rate_per_epoch: float, epochs_per_year: float) -> float:
+    """:func:`annualise` of a finite scalar rate ≥ −1 and a positive ``epochs_per_year``
+    the caller vouches for: the same numpy kernels (so the same bits); +inf, without a
+    warning, where the compounded rate exceeds float64."""
+    r = rate_per_epoch
+    if r == 0.0:  # log1p(±0) = ±0 and expm1(±0) = ±0 exactly: the kernels' own result
+        return r
+    with np.errstate(over="ignore"):
+        if r > -1:
+            return float(np.expm1(epochs_per_year * np.log1p(r)))
+        return float(np.power(1.0 + r, epochs_per_year) - 1.0)
+
+
 # ------------------------------------------------------------------ pair-counting kernel
 
 
@@ -356,7 +376,13 @@ def gini(x: ArrayLike) -> float:
         G in [0, 1 − 1/n]; 0.0 when all amounts are equal, including all zero (nobody
         has more than anybody else); ``nan`` for an empty input.
     """
-    v = _nonneg_vector("gini", "x", x)
+    return _gini_unchecked(_nonneg_vector("gini", "x", x))
+
+
+def _gini_unchecked(v: NDArray[np.float64]) -> float:
+    """:func:`gini` of ``v``, a finite non-negative 1-D float64 array the caller vouches
+    for (the simulator's own ledger columns): no validation pass over the array, the same
+    arithmetic (so the same bits)."""
     n = v.size
     if n == 0:
         return float("nan")
@@ -845,7 +871,7 @@ def circulating_supply(
     bo = _nonneg_vector(func, "bonded", bonded)
     lo = _nonneg_vector(func, "locked", locked)
     n = _same_length(func, balance=b, staked=st, bonded=bo, locked=lo)
-    held = b + st + bo
+    held = _held_unchecked(b, st, bo)
     if exclude_accounts is not None:
         ex = np.asarray(exclude_accounts).reshape(-1)
         if ex.size:
@@ -862,6 +888,16 @@ def circulating_supply(
             keep[ex] = False
             held = held[keep]
     return float(held.sum())
+
+
+def _held_unchecked(
+    balance: NDArray[np.float64], staked: NDArray[np.float64], bonded: NDArray[np.float64]
+) -> NDArray[np.float64]:
+    """Per-account tokens that circulate (balance + staked + bonded), from float64 columns
+    the caller vouches for: the element-wise sum :func:`circulating_supply` and
+    :func:`market_float` reduce (a fast path for the simulator's KPI collection, which sums
+    it whole and without the protocol's accounts, bit-identically)."""
+    return balance + staked + bonded
 
 
 def market_float(

@@ -179,9 +179,12 @@ class EconomyModel(mesa.Model):
             f.contribution = ContributionFlows(plans=[], cost_usd={})
             f.consumption = ConsumptionFlows()
         self.market_sides.revenue.record(f.consumption.fees_tokens, ex.price_usd)
+        # Without datanets nothing is valued, so the reward phase draws nothing: it is
+        # handed the parent stream (never drawn from) rather than a new substream (~10 µs).
+        attribution_rng = s["attribution"] if dns else self.streams["attribution"]
         f.rewards = reward.attribute_and_pay(
             epoch, dns, f.consumption, self.engine, sc.attribution, self.emission,
-            self.defenses, acc, ex, r.contributors, self.truth, s["attribution"], f.defense)
+            self.defenses, acc, ex, r.contributors, self.truth, attribution_rng, f.defense)
         f.settlement = settle.settle_transactions(
             f, self.chain, self.engine, self.ledger, acc.protocol, r.validators)
         if dns:

@@ -9,6 +9,7 @@ The KPIs themselves — their names, kinds and summary rules — are registered 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -20,7 +21,7 @@ import pandas as pd
 from ledgerlab.agents.adaptive import strategy_shares
 from ledgerlab.economics import metrics as M
 from ledgerlab.sim import kpis as K
-from ledgerlab.sim.fairness import fairness_kpis, reward_kpis
+from ledgerlab.sim.fairness import FAIRNESS_KPIS, fairness_kpis, reward_kpis
 from ledgerlab.sim.flows import EpochFlows
 from ledgerlab.sim.phases.train import quality
 from ledgerlab.sim.twins import twin_kpis
@@ -55,20 +56,114 @@ class SupplyState:
     burned_tokens: float
 
     @classmethod
-    def of(cls, ledger: Ledger, protocol_ids: np.ndarray) -> SupplyState:
-        """The state of ``ledger`` now; ``protocol_ids`` are the protocol's accounts."""
-        cols = (ledger.balance, ledger.staked, ledger.bonded, ledger.locked)
-        market = np.ones(ledger.n_accounts, dtype=bool)
-        market[protocol_ids] = False
-        return cls(
+    def of(
+        cls, ledger: Ledger, protocol_ids: np.ndarray, totals: LedgerTotals | None = None
+    ) -> SupplyState:
+        """The state of ``ledger`` now; ``protocol_ids`` are the protocol's accounts;
+        ``totals``: the sums to reuse while the ledger is unchanged (a fresh
+        :class:`LedgerTotals` when None)."""
+        return (totals or LedgerTotals()).of(ledger, protocol_ids).supply
+
+
+class LedgerTotals:
+    """The sums over the ledger's columns the KPIs read (tokens), recomputed only when the
+    ledger has changed since they were last taken.
+
+    Why: with 10,000 holders each sum is a pass over 10,000 accounts, and an epoch where
+    nothing moves (no unlock, trade or payout) would pay for about ten of them. Every
+    ledger operation that writes a column replaces the ledger's running-totals list
+    (``Ledger._tot``, a new list per committed operation) and opening accounts changes
+    ``n_accounts``, so "the same list object and the same number of accounts" means "no
+    column changed": the cached sums are then exactly what a recomputation would give.
+    The sums use the same numpy arithmetic as ``economics.metrics.circulating_supply``,
+    ``market_float`` and ``gini`` (pairwise sums over the same arrays), so the KPIs are
+    bit-identical to calling those functions.
+
+    Attributes (valid after :meth:`of`): supply (the :class:`SupplyState`), staked_tokens,
+    bonded_tokens (Σ over accounts, tokens), gini_holdings (Gini of balance + staked over
+    individuals' accounts, after :meth:`gini`).
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[object, int, object] | None = None
+        self._gini_key: tuple[object, int, object] | None = None
+        self._market: np.ndarray = np.ones(0, dtype=bool)
+        self._protocol: dict[int, float] = {}
+        self._people: tuple[int, slice | np.ndarray] = (-1, slice(0))
+        self.supply = SupplyState(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # set by of()
+        self.staked_tokens = self.bonded_tokens = 0.0
+        self.gini_holdings = float("nan")
+
+    @staticmethod
+    def _version(ledger: Ledger) -> tuple[object, int, object]:
+        """What changes whenever a column of ``ledger`` may have changed."""
+        return (ledger._tot, ledger.n_accounts, ledger._cols)
+
+    @staticmethod
+    def _unchanged(key: tuple[object, int, object], cached: tuple | None) -> bool:
+        return (
+            cached is not None
+            and cached[0] is key[0]
+            and cached[1] == key[1]
+            and cached[2] is key[2]
+        )
+
+    def of(self, ledger: Ledger, protocol_ids: np.ndarray) -> LedgerTotals:
+        """The supply sums of ``ledger`` now (``protocol_ids``: the protocol's accounts,
+        the same on every call); returns self."""
+        key = self._version(ledger)
+        if self._unchanged(key, self._key):
+            return self
+        n = ledger.n_accounts
+        if self._market.size != n:
+            self._market = np.ones(n, dtype=bool)
+            self._market[protocol_ids] = False
+        market = self._market
+        balance, staked, locked = ledger.balance, ledger.staked, ledger.locked
+        held = M._held_unchecked(balance, staked, ledger.bonded)
+        self.supply = SupplyState(
             supply_tokens=ledger.supply,
-            circulating_tokens=M.circulating_supply(*cols),
-            market_float_tokens=M.market_float(*cols, protocol_ids),
-            locked_tokens=float(ledger.locked.sum()),
-            market_locked_tokens=float(ledger.locked[market].sum()),
+            circulating_tokens=float(held.sum()),
+            market_float_tokens=float(held[market].sum()),
+            locked_tokens=float(locked.sum()),
+            market_locked_tokens=float(locked[market].sum()),
             minted_tokens=ledger.minted,
             burned_tokens=ledger.burned,
         )
+        self.staked_tokens = float(staked.sum())
+        self.bonded_tokens = float(ledger.bonded.sum())
+        holdings = balance[protocol_ids] + locked[protocol_ids]  # as the scalars would add
+        self._protocol = dict(zip(protocol_ids.tolist(), holdings.tolist(), strict=True))
+        self._key = key
+        return self
+
+    def protocol_holding(self, account: int) -> float:
+        """Balance + locked of one of the protocol's accounts (tokens), as of :meth:`of`."""
+        return self._protocol[account]
+
+    def gini(self, ledger: Ledger, role: np.ndarray) -> float:
+        """Gini of balance + staked over the accounts of individuals (``role`` ≠ 0: not
+        the protocol's), as ``economics.metrics.gini`` computes it."""
+        key = self._version(ledger)
+        if not self._unchanged(key, self._gini_key):
+            people = self._people_of(role)
+            hold = ledger.balance[people] + ledger.staked[people]  # = (balance + staked)[people]
+            self.gini_holdings = M._gini_unchecked(hold)
+            self._gini_key = key
+        return self.gini_holdings
+
+    def _people_of(self, role: np.ndarray) -> slice | np.ndarray:
+        """The individuals' accounts (``role`` ≠ 0), as a slice when they are the accounts
+        after the protocol's (as opened: the protocol's first), else as a mask; kept until
+        accounts are opened (a registered account's role never changes)."""
+        if self._people[0] != role.size:
+            rows = np.flatnonzero(role != 0)
+            contiguous = rows.size and rows[0] + rows.size == role.size
+            self._people = (
+                role.size,
+                slice(int(rows[0]), role.size) if contiguous else role != 0,
+            )
+        return self._people[1]
 
 
 class KpiCollector(mesa.DataCollector):
@@ -136,6 +231,7 @@ class Recorder:
         self.n_rows = 0
         self.datacollector = KpiCollector(self)
         self.prev = launch
+        self.totals = LedgerTotals()
 
     def record(self, model: mesa.Model, values: np.ndarray) -> None:
         """One epoch's KPI row, written into the preallocated array (grown by doubling if
@@ -197,13 +293,30 @@ def collect(model: EconomyModel, flows: EpochFlows) -> None:
     """The epoch's KPI row, the agent snapshot on its cadence, and the invariant checks."""
     sc = model.scenario
     last = flows.epoch == sc.epochs - 1
-    model.recorder.record(model, K.row_of(kpi_values(model, flows)))
+    model.recorder.record(model, _row_of(kpi_values(model, flows)))
     every = sc.collect.agent_snapshot_every_epochs
     if not model.is_twin and (last or (every and flows.epoch % every == 0)):
         model.snapshots.append(agent_snapshot(model))
     model.exchange.check()
     if model.check:
         model.ledger.check_invariants()
+
+
+_ROW_INDEX: dict[tuple[str, ...], np.ndarray] = {}
+"""Row positions of each sequence of KPI names :func:`kpi_values` has produced (a run
+produces a handful: the names depend on the world's roles and sections, not the epoch)."""
+
+
+def _row_of(values: dict[str, float]) -> np.ndarray:
+    """``sim.kpis.row_of(values)`` (one float64 row in ``KPI_NAMES`` order, NaN where not
+    measured) with one vectorised write instead of a write per KPI."""
+    names = tuple(values)
+    index = _ROW_INDEX.get(names)
+    if index is None:
+        index = _ROW_INDEX[names] = np.array([K.KPI_INDEX[n] for n in names], dtype=np.intp)
+    row = np.full(len(K.KPIS), np.nan)
+    row[index] = np.array(list(values.values()), dtype=np.float64)
+    return row
 
 
 def kpi_values(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
@@ -235,9 +348,16 @@ def kpi_values(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
             points_rejected=float(c.points_rejected),
         )
     backdoor = model.scenario.population.poisoners.backdoor > 0  # measured only then
-    out["accuracy"], out["attack_success"] = quality(model.roles.builders, backdoor)
+    builders = model.roles.builders  # no builder, no trained model: NaN, as quality() says
+    out["accuracy"], out["attack_success"] = (
+        quality(builders, backdoor) if len(builders) else (np.nan, np.nan)
+    )
     out.update(_usage(flows))
-    out.update(fairness_kpis(flows.epoch, model.truth, model.accounts))
+    truth = model.truth
+    if truth is None or not truth.due(flows.epoch):  # fairness_kpis' NaN row, without
+        out.update(dict.fromkeys(FAIRNESS_KPIS, np.nan))  # its pass over every account
+    else:
+        out.update(fairness_kpis(flows.epoch, truth, model.accounts))
     if flows.rewards is not None and model.truth is not None:
         r = flows.rewards
         out.update(
@@ -247,8 +367,19 @@ def kpi_values(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
     out.update(_gravity(model, flows))
     out.update(_chain(flows))
     out.update(model.defenses.kpis(flows.defense))
-    out.update(twin_kpis(model, out))
+    out.update(_twins(model, out))
     return out
+
+
+def _twins(model: EconomyModel, world: dict[str, float]) -> dict[str, float]:
+    """``sim.twins.twin_kpis``; in a world with no twin and no honest contributor (a
+    tokenomics-only world) its value without its pass over every account: no account of
+    an honest contributing role exists, so nothing was paid to one."""
+    twins = model.twins
+    honest = [rs for rs in model.roles.contributors if not rs.adversary]
+    if (twins is None or not twins.models) and not any(len(rs) for rs in honest):
+        return {"honest_income_tokens": 0.0}
+    return twin_kpis(model, world)
 
 
 def _supply(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
@@ -259,7 +390,8 @@ def _supply(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
     pool = model.exchange.pool
     protocol = model.accounts.protocol
     price = model.exchange.price_usd
-    now = SupplyState.of(led, protocol.ids)
+    totals = rec.totals
+    now = SupplyState.of(led, protocol.ids, totals)
     circ = now.circulating_tokens
     out = {
         "price_usd": price,
@@ -269,13 +401,11 @@ def _supply(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
         "circulating_tokens": circ,
         "market_float_tokens": now.market_float_tokens,
         "locked_tokens": now.locked_tokens,
-        "bonded_tokens": float(led.bonded.sum()),
-        "reward_pool_tokens": float(
-            led.balance[protocol.reward_pool] + led.locked[protocol.reward_pool]
-        ),
-        "treasury_tokens": float(led.balance[protocol.treasury] + led.locked[protocol.treasury]),
-        "market_cap_usd": float(M.market_cap(price, circ)),
-        "fdv_usd": float(M.fdv(price, now.supply_tokens)),
+        "bonded_tokens": totals.bonded_tokens,
+        "reward_pool_tokens": totals.protocol_holding(protocol.reward_pool),
+        "treasury_tokens": totals.protocol_holding(protocol.treasury),
+        "market_cap_usd": price * circ,  # M.market_cap's arithmetic on the scalars
+        "fdv_usd": price * now.supply_tokens,  # M.fdv's
         "amm_token_reserve": pool.token_reserve_tokens,
         "amm_cash_reserve_usd": pool.cash_reserve_usd,
         "datanet_points": float(sum(s.store.n_active for s in model.datanets)),
@@ -283,8 +413,7 @@ def _supply(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
     out.update(_inflation(rec.prev, now, model.epochs_per_year))
     out.update(_supply_growth(rec.prev, now, flows))
     out.update(_staking(model, flows, now))
-    hold = led.balance + led.staked
-    out["gini_holdings"] = M.gini(hold[model.accounts.cols.role != 0])
+    out["gini_holdings"] = totals.gini(led, model.accounts.cols.role)
     rec.prev = now
     return out
 
@@ -292,23 +421,23 @@ def _supply(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
 def _inflation(prev: SupplyState, now: SupplyState, epochs_per_year: float) -> dict[str, float]:
     """Relative change per epoch of supply, tracker circulating and market float, and the
     last two compounded over a year."""
+
+    def inflation(prev_tokens: float, now_tokens: float) -> float:
+        # M.inflation's arithmetic on the ledger's own (finite, non-negative) scalars
+        return M._ratio_unchecked(now_tokens - prev_tokens, prev_tokens)
+
     out = {
-        "supply_inflation": float(M.inflation(prev.supply_tokens, now.supply_tokens)),
-        "circulating_inflation": float(
-            M.inflation(prev.circulating_tokens, now.circulating_tokens)
-        ),
-        "market_float_inflation": float(
-            M.inflation(prev.market_float_tokens, now.market_float_tokens)
-        ),
+        "supply_inflation": inflation(prev.supply_tokens, now.supply_tokens),
+        "circulating_inflation": inflation(prev.circulating_tokens, now.circulating_tokens),
+        "market_float_inflation": inflation(prev.market_float_tokens, now.market_float_tokens),
     }
     # Compounding a huge per-epoch inflation (e.g. 1e15 tokens/epoch minted on a 1e9
     # supply) over a year exceeds float64: the annualised rate is then +inf, honestly.
     for view in ("circulating", "market_float"):
         rate = out[f"{view}_inflation"]
-        with np.errstate(over="ignore"):
-            out[f"{view}_inflation_annualised"] = (
-                float(M.annualise(rate, epochs_per_year)) if np.isfinite(rate) else np.nan
-            )
+        out[f"{view}_inflation_annualised"] = (
+            M._annualise_unchecked(rate, epochs_per_year) if math.isfinite(rate) else np.nan
+        )
     return out
 
 
@@ -344,19 +473,19 @@ def _staking(model: EconomyModel, flows: EpochFlows, now: SupplyState) -> dict[s
     """Staked tokens, staking ratios (of tracker circulating and of market float) and the
     real yield: stakers' share of independent consumers' fees per staked token, annualised
     (wash fees are not yield)."""
-    staked = float(model.ledger.staked.sum())
+    staked = model.recorder.totals.staked_tokens  # Σ ledger.staked, this epoch's
     c = flows.consumption
     organic_stakers = c.organic_stakers_fees_tokens if c is not None else 0.0
 
-    def ratio(of_tokens: float) -> float:
-        return float(M.staking_ratio(staked, of_tokens)) if of_tokens > 0 else np.nan
+    def ratio(of_tokens: float) -> float:  # M.staking_ratio's arithmetic
+        return M._ratio_unchecked(staked, of_tokens) if of_tokens > 0 else np.nan
 
     return {
         "staked_tokens": staked,
         "staking_ratio": ratio(now.circulating_tokens),
         "staking_ratio_market_float": ratio(now.market_float_tokens),
-        "real_yield": float(M.real_yield(organic_stakers, staked, model.epochs_per_year))
-        if staked > 0
+        "real_yield": M._ratio_unchecked(organic_stakers * model.epochs_per_year, staked)
+        if staked > 0  # M.real_yield's arithmetic
         else np.nan,
     }
 
@@ -371,7 +500,7 @@ def _usage(flows: EpochFlows) -> dict[str, float]:
             wash_inferences=c.wash_inferences,
             fees_tokens=c.fees_tokens,
             organic_fees_tokens=c.organic_fees_tokens,
-            organic_fee_share=float(M.organic_fee_share(c.organic_fees_tokens, c.fees_tokens)),
+            organic_fee_share=_organic_fee_share(c.organic_fees_tokens, c.fees_tokens),
         )
         if c.routing is not None:
             out.update(
@@ -388,11 +517,16 @@ def _usage(flows: EpochFlows) -> dict[str, float]:
             payout_recipients=float(r.recipients),
         )
         organic = c.organic_fees_tokens if c is not None else 0.0
-        out["emission_to_organic_fees"] = float(
-            M.emission_to_organic_fees(r.emission_tokens, organic)
-        )
+        out["emission_to_organic_fees"] = M._ratio_unchecked(r.emission_tokens, organic)
         out.update({f"reward_{role}_tokens": v for role, v in r.by_role_tokens.items()})
     return out
+
+
+def _organic_fee_share(organic_fees_tokens: float, fees_tokens: float) -> float:
+    """``M.organic_fee_share`` on the epoch's two scalars (its arithmetic: O / F capped
+    at 1, NaN where F = 0), without the array validation."""
+    share = M._ratio_unchecked(organic_fees_tokens, fees_tokens)
+    return 1.0 if share > 1.0 else share
 
 
 def _roles(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
@@ -403,13 +537,23 @@ def _roles(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
         if ch is not None:
             out[f"{rs.role}_left"] = float(ch.left[rs.role])
             out[f"{rs.role}_joined"] = float(ch.joined[rs.role])
-        out[f"active_{rs.role}"] = float(rs.n_active)
+        out[f"active_{rs.role}"] = float(rs.n_active) if len(rs) else 0.0
     out["active_adversary_identities"], out["active_adversary_operators"] = adversary_headcount(
         model.roles.contributors
     )
-    out.update(strategy_shares(model.roles.adversaries))
-    out["validator_bribes_tokens"] = float(model.roles.validators.cols.bribes_tokens.sum())
+    # an empty role set plays nothing (its counts are zeros): leave it out of the sum;
+    # with none left, the shares are strategy_shares' NaN row (no active identity)
+    playing = tuple(rs for rs in model.roles.adversaries if len(rs))
+    out.update(strategy_shares(playing) if playing else _NO_STRATEGY_SHARES)
+    validators = model.roles.validators
+    out["validator_bribes_tokens"] = (
+        float(validators.cols.bribes_tokens.sum()) if len(validators) else 0.0
+    )
     return out
+
+
+_NO_STRATEGY_SHARES = strategy_shares(())
+"""``strategy_shares`` of no adversary role set: every share NaN."""
 
 
 def adversary_headcount(role_sets: Sequence[RoleSet]) -> tuple[float, float]:
@@ -419,7 +563,7 @@ def adversary_headcount(role_sets: Sequence[RoleSet]) -> tuple[float, float]:
     identities = 0
     operators: list[np.ndarray] = []
     for rs in role_sets:
-        if not rs.adversary:
+        if not rs.adversary or not len(rs):  # an empty set has no identity, no operator
             continue
         cols = rs.cols
         active = np.flatnonzero(cols.active[: len(rs)])
@@ -436,9 +580,10 @@ def adversary_headcount(role_sets: Sequence[RoleSet]) -> tuple[float, float]:
 def _gravity(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
     """Behavioural gravity: consumers and builders in the network, who joined and left,
     and the demand the outside option took."""
+    consumers, builders = model.roles.consumers, model.roles.builders
     out = {
-        "active_consumers": float(model.roles.consumers.n_active),
-        "active_builders": float(model.roles.builders.n_active),
+        "active_consumers": float(consumers.n_active) if len(consumers) else 0.0,
+        "active_builders": float(builders.n_active) if len(builders) else 0.0,
     }
     ch, c = flows.churn, flows.consumption
     if ch is not None:

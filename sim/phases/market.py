@@ -311,7 +311,10 @@ def unlock_and_trade(
     accounts, sell_tokens, owner = accounts[keep], sell_tokens[keep], owner[keep]
     orders.buy_usd, sell_tokens = exchange.bounded_orders(orders.buy_usd, sell_tokens)
     reserve = exchange.pool.token_reserve_tokens
-    usd_out = exchange.trade_net(accounts, sell_tokens, orders.buy_usd)
+    if _no_trade(exchange, sell_tokens, orders.buy_usd):
+        usd_out = np.zeros(0)  # what trade_net returns for no order, without its passes
+    else:
+        usd_out = exchange.trade_net(accounts, sell_tokens, orders.buy_usd)
     # Tokens to buyers = tokens sold − what the AMM's reserve kept; pro rata to USD.
     bought = float(sell_tokens.sum()) - (exchange.pool.token_reserve_tokens - reserve)
     total_buy = float(orders.buy_usd.sum())
@@ -319,7 +322,8 @@ def unlock_and_trade(
     bb_usd, bb_tokens = settle_outside(exchange, sides, orders, each, (owner, sell_tokens, usd_out))
 
     def net_flow_usd(who: int) -> float:  # USD a participant put in, net of USD it took out
-        return float(orders.buy_usd[who]) - float(usd_out[owner == who].sum())
+        took_usd = float(usd_out[owner == who].sum()) if owner.size else 0.0
+        return float(orders.buy_usd[who]) - took_usd
 
     vt = sides.value_trader
     # Sale proceeds are a KPI only: churn values income at the price when earned.
@@ -338,6 +342,18 @@ def unlock_and_trade(
         value_trader_tokens=vt.inventory_tokens if vt else 0.0,
         value_trader_cash_usd=vt.cash_usd if vt else 0.0,
         demand_multiplier=shock_effects(sides.shocks, epoch)[1],
+    )
+
+
+def _no_trade(exchange: Exchange, sell_tokens: np.ndarray, buy_usd: np.ndarray) -> bool:
+    """Whether ``Exchange.trade_net`` of these orders would change nothing: no sell entry,
+    no buy, and the pool's token reserve already the AMM account's balance (its closing
+    ``sync_reserve`` then adopts the value it has). An epoch with nothing to trade skips
+    the trade's validation and ledger passes; its results are unchanged."""
+    return (
+        sell_tokens.size == 0
+        and not buy_usd.any()
+        and exchange.pool.token_reserve_tokens == float(exchange.ledger.balance[exchange.amm])
     )
 
 
