@@ -289,9 +289,12 @@ class KNearestTable:
         queries left knowing fewer than K."""
         new = np.asarray(ids, dtype=np.int64)
         xa = np.asarray(x, dtype=np.float64)
-        stays = sorted_member(self.members, new)
+        stays, joined_mask = _slid(self.members, new)
+        if stays is None:
+            stays = sorted_member(self.members, new)
+            joined_mask = ~sorted_member(new, self.members)
         left = self.members[~stays]
-        joined = new[~sorted_member(new, self.members)]
+        joined = new[joined_mask]
         if left.size:
             self._remove(left)
             self.members = self.members[stays]
@@ -322,7 +325,10 @@ class KNearestTable:
             cand_d[seg, pos] = d
             cand_i[seg, pos] = add[j]
             self._put(
-                rows, np.hstack([self.dist[rows], cand_d]), np.hstack([self.ids[rows], cand_i])
+                rows,
+                np.hstack([self.dist[rows], cand_d]),
+                np.hstack([self.ids[rows], cand_i]),
+                ids_follow=not self.members.size or bool(add[0] > self.members[-1]),
             )
             self.known[rows] = np.minimum(self.cap, self.known[rows] + np.bincount(seg))
         if self.members.size and add.size and add[0] <= self.members[-1]:
@@ -330,32 +336,61 @@ class KNearestTable:
         else:  # the usual case: new ids follow the old ones
             self.members = np.concatenate([self.members, add])
 
-    def _put(self, rows: IntArray, dist: FloatArray, ids: IntArray) -> None:
-        """Rows ``rows`` become the first ``depth`` of (dist, ids) by (distance, id)."""
-        key_i = np.where(ids < 0, np.iinfo(np.int64).max, ids)
-        order = np.lexsort((key_i, dist), axis=1)[:, : self.cap]
+    def _put(
+        self, rows: IntArray, dist: FloatArray, ids: IntArray, ids_follow: bool = False
+    ) -> None:
+        """Rows ``rows`` become the first ``depth`` of (dist, ids) by (distance, id).
+
+        ``ids_follow``: each row is two runs already in (distance, id) order, the second's
+        ids above the first's (new points merged into a row): a stable sort by distance
+        alone then gives the same order, for about half the work of sorting by both."""
+        if ids_follow:
+            order = np.argsort(dist, axis=1, kind="stable")[:, : self.cap]
+        else:
+            key_i = np.where(ids < 0, np.iinfo(np.int64).max, ids)
+            order = np.lexsort((key_i, dist), axis=1)[:, : self.cap]
         self.dist[rows] = np.take_along_axis(dist, order, axis=1)
         self.ids[rows] = np.take_along_axis(ids, order, axis=1)
 
     def _remove(self, left: IntArray) -> None:
         """Drop the members ``left`` (ascending) from every row that holds one."""
-        gone = sorted_member(self.ids, left)
+        if self.members.size >= left.size and np.array_equal(self.members[: left.size], left):
+            # the usual case, the oldest members leave: every id held is a member, so the
+            # ones that left are exactly those up to the last of them
+            gone = (self.ids >= 0) & (self.ids <= left[-1])
+        else:
+            gone = sorted_member(self.ids, left)
         rows = np.flatnonzero(gone.any(axis=1))
         if rows.size == 0:
             return
         g = gone[rows]
-        self._put(rows, np.where(g, np.inf, self.dist[rows]), np.where(g, -1, self.ids[rows]))
+        # Rows are in (distance, id) order with empty slots last, so dropping entries keeps
+        # the order of the rest: move them forward (a stable sort of the drop mask) instead
+        # of sorting again; the dropped become empty slots at the end.
+        order = np.argsort(g, axis=1, kind="stable")
+        dist = np.where(g, np.inf, self.dist[rows])
+        ids = np.where(g, -1, self.ids[rows])
+        self.dist[rows] = np.take_along_axis(dist, order, axis=1)
+        self.ids[rows] = np.take_along_axis(ids, order, axis=1)
         self.known[rows] -= g.sum(axis=1)
 
     def _refresh(self, x: FloatArray) -> None:
         """Recompute, from all members, the queries that know fewer than K (or than all
         members, when there are fewer)."""
+        rows = np.flatnonzero(self.known < min(self.k, self.members.size))
+        if rows.size:
+            self.recompute(rows, x)
+
+    def recompute(self, which: npt.ArrayLike, x: npt.ArrayLike) -> None:
+        """Recompute the queries ``which`` (row indices) from all members (ids into the
+        feature array ``x``): each then knows exactly its nearest min(depth, members)."""
+        rows = np.asarray(which, dtype=np.int64)
+        xa = np.asarray(x, dtype=np.float64)
         n = self.members.size
-        rows = np.flatnonzero(self.known < min(self.k, n))
-        if rows.size == 0:
+        if rows.size == 0 or n == 0:
             return
         kk = min(self.cap, n)
-        xm = x[self.members]
+        xm = xa[self.members]
         if rows.size * n <= (1 << 22):  # few queries: one distance block beats a tree
             d, i = self._exact(self.queries[rows], xm, kk)
         else:
@@ -380,8 +415,44 @@ class KNearestTable:
         """The ``kk`` nearest members of each query by (distance, id), from one distance
         block: ties at the cut go to the lower id, as everywhere in this table."""
         d = cdist(queries, xm)
-        order = np.lexsort((np.broadcast_to(self.members, d.shape), d), axis=1)[:, :kk]
-        return np.take_along_axis(d, order, axis=1), self.members[order]
+        if kk >= d.shape[1]:
+            order = np.lexsort((np.broadcast_to(self.members, d.shape), d), axis=1)[:, :kk]
+            return np.take_along_axis(d, order, axis=1), self.members[order]
+        # Only entries no farther than each row's kk-th distance can be among its first kk
+        # by (distance, id): sort those alone (all of them, so ties at the cut stay by id).
+        cut = np.partition(d, kk - 1, axis=1)[:, kk - 1]
+        r, c = np.nonzero(d <= cut[:, None])
+        dc, ic = d[r, c], self.members[c]
+        order = np.lexsort((ic, dc, r))
+        r, dc, ic = r[order], dc[order], ic[order]
+        pos = np.arange(r.size) - np.searchsorted(r, r)  # rank inside its row
+        take = pos < kk
+        out_d = np.empty((d.shape[0], kk))
+        out_i = np.empty((d.shape[0], kk), dtype=np.int64)
+        out_d[r[take], pos[take]] = dc[take]
+        out_i[r[take], pos[take]] = ic[take]
+        return out_d, out_i
+
+
+def _slid(
+    old: IntArray, new: IntArray
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]] | tuple[None, None]:
+    """The usual change of a window, fast: when ``new`` is a tail of ``old`` followed by ids
+    above all of ``old`` (both ascending), which of ``old`` stay and which of ``new``
+    joined, as ``sorted_member`` would say; (None, None) for any other change."""
+    if old.size == 0 or new.size == 0:
+        return None, None
+    start = int(np.searchsorted(old, new[0]))
+    kept = old.size - start
+    if kept > new.size or not np.array_equal(old[start:], new[:kept]):
+        return None, None
+    if kept < new.size and kept > 0 and new[kept] <= old[-1]:
+        return None, None
+    stays = np.zeros(old.size, dtype=bool)
+    stays[start:] = True
+    joined = np.ones(new.size, dtype=bool)
+    joined[:kept] = False
+    return stays, joined
 
 
 def close_pairs(
@@ -397,10 +468,12 @@ def close_pairs(
     out_q, out_j, out_d = [], [], []
     for start in range(0, qa.shape[0], rows):  # blocks of queries bound the memory
         d = cdist(qa[start : start + rows], xa)
-        q, j = np.nonzero(d < lim[start : start + rows, None])
+        close = d < lim[start : start + rows, None]
+        flat = np.flatnonzero(close)  # row-major, as np.nonzero, and faster on 2-D
+        q, j = np.divmod(flat, d.shape[1])
         out_q.append(q + start)
         out_j.append(j)
-        out_d.append(d[q, j])
+        out_d.append(d.ravel()[flat])
     if not out_q:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
     return (

@@ -132,6 +132,10 @@ class RetrievalTrail:
             if total <= 0:
                 continue
             _, _, rows = b.models[row]
+            # a window of consecutive rows (the usual case): a slice, not a gather
+            at: np.ndarray | slice = rows
+            if rows.size and int(rows[-1]) - int(rows[0]) + 1 == rows.size:
+                at = slice(int(rows[0]), int(rows[-1]) + 1)
             d = int(b.cols.datanet[row])
             credit_per_inf = contrib_b[row] / total
             for n_inf, wash in ((inf_b[row], False), (wash_b[row], True)):
@@ -141,9 +145,9 @@ class RetrievalTrail:
                 if shape is None:
                     continue
                 credit = shape.credit * (credit_per_inf * n_inf)
-                fees[d].credit[rows] += credit
+                fees[d].credit[at] += credit
                 if not wash:
-                    fees[d].credit_independent[rows] += credit
+                    fees[d].credit_independent[at] += credit
                 owner_pairs += shape.distinct_owners * n_inf
         return owner_pairs
 

@@ -76,6 +76,12 @@ class HeldOutNeighbours:
         table = entry[1]
         table.sync(rows, state.store.x)
         k_eff = min(knn.k, rows.size)
+        if rows.size > k_eff:
+            # points whose (K+1)-th nearest is not known exactly: learn it from all members
+            # (a distance block for these few) rather than asking the model's tree
+            unsure = np.flatnonzero(table.known <= k_eff)
+            if unsure.size:
+                table.recompute(unsure, state.store.x)
         dist, ids = table.dist[:, : k_eff + 1], table.ids[:, :k_eff]
         tied = np.zeros(dist.shape[0], dtype=bool)
         if k_eff > 1:  # order inside the K decides the tie-break between classes

@@ -356,6 +356,61 @@ def test_knearest_table_equals_brute_force_through_joins_and_leaves(seed, k, win
             members = np.delete(members, rng.integers(0, members.size))
 
 
+def _nearest_by_distance_then_id(q, x, members, n):
+    d = cdist(q, x[members])
+    order = np.lexsort((np.broadcast_to(members, d.shape), d), axis=1)[:, :n]
+    return np.take_along_axis(d, order, axis=1), members[order]
+
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 5), window=st.integers(3, 90))
+def test_knearest_table_synced_alone_knows_its_exact_prefix(seed, k, window) -> None:
+    # Only sync (joins and leaves found by sync, no merge): windows sliding by whole
+    # batches, now and then losing an arbitrary half for good (points that left do not
+    # come back). On a coarse grid most distances tie; every row's first ``known``
+    # entries are its nearest members by (distance, id).
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 4, size=(2_000, 2)).astype(np.float64)
+    q = rng.integers(0, 4, size=(30, 2)).astype(np.float64)
+    table = KNearestTable(q, k)
+    hi, dropped = 0, np.zeros(0, np.int64)
+    for step in range(30):
+        hi += int(rng.integers(0, 40))
+        members = np.arange(max(0, hi - window), hi)
+        if step % 7 == 6 and members.size:
+            dropped = np.union1d(dropped, rng.choice(members, members.size // 2, replace=False))
+        members = np.setdiff1d(members, dropped)
+        table.sync(members, x)
+        if members.size == 0:
+            continue
+        d, ids = _nearest_by_distance_then_id(q, x, members, table.cap)
+        assert np.all(table.known >= min(k, members.size))
+        for r in range(q.shape[0]):
+            n = table.known[r]
+            np.testing.assert_array_equal(table.ids[r, :n], ids[r, :n])
+            np.testing.assert_array_equal(table.dist[r, :n], d[r, :n])
+
+
+def test_knearest_table_recompute_makes_rows_exact_to_the_depth() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 3, size=(500, 2)).astype(np.float64)  # many equal distances
+    q = rng.integers(0, 3, size=(12, 2)).astype(np.float64)
+    table = KNearestTable(q, 2, depth=7)
+    members = np.arange(100, 400)
+    table.sync(np.arange(0, 300), x)
+    table.sync(members, x)  # rows drift below the depth as points leave
+    rows = np.array([0, 4, 11])
+    table.recompute(rows, x)
+    d, ids = _nearest_by_distance_then_id(q[rows], x, members, 7)
+    np.testing.assert_array_equal(table.known[rows], [7, 7, 7])
+    np.testing.assert_array_equal(table.ids[rows], ids)
+    np.testing.assert_array_equal(table.dist[rows], d)
+    # nothing to recompute from: no change
+    empty = KNearestTable(q, 2)
+    empty.recompute(rows, x)
+    assert np.all(empty.known == 0) and np.all(empty.ids == -1)
+
+
 def test_close_pairs_are_every_pair_under_the_limit() -> None:
     rng = np.random.default_rng(1)
     q, x = rng.normal(size=(40, 2)), rng.normal(size=(70, 2))
