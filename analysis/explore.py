@@ -152,43 +152,18 @@ PLOTS: tuple[Plot, ...] = (
         ),
     ),
 )
-"""What the page plots, in order. Series name KPI columns (``sim.model.KPI_NAMES``) or
-:data:`DERIVED` columns; those the model does not report are skipped, so a new KPI is
-plotted as soon as the model reports it (add a :class:`Series` line for a new one)."""
-
-
-def _adversary_reward_share(frame: pd.DataFrame) -> pd.Series:
-    paid = frame["reward_farmers_tokens"] + frame["reward_wash_tokens"]
-    paid = paid + frame["reward_poisoners_tokens"]
-    total = frame["rewards_tokens"].where(frame["rewards_tokens"] > 0)
-    return paid / total
-
-
-DERIVED: dict[str, tuple[tuple[str, ...], Callable[[pd.DataFrame], pd.Series]]] = {
-    "adversary_reward_share": (
-        (
-            "reward_farmers_tokens",
-            "reward_wash_tokens",
-            "reward_poisoners_tokens",
-            "rewards_tokens",
-        ),
-        _adversary_reward_share,
-    ),
-}
-"""Columns computed from KPIs: name → (the KPIs needed, function of the timeseries).
-``adversary_reward_share``: farmers', wash consumers' and poisoners' share of the
-rewards paid in the epoch (fraction; NaN when nothing was paid)."""
+"""What the page plots, in order. Series name KPI columns (``sim.model.KPI_NAMES``); those
+the model does not report are skipped, so a new KPI is plotted as soon as the model
+reports it (add a :class:`Series` line for a new one)."""
 
 
 def available_columns(kpi_names: tuple[str, ...] | None = None) -> frozenset[str]:
-    """Columns the page can plot: the model's KPIs and the derivable :data:`DERIVED`."""
+    """Columns the page can plot: the model's KPIs."""
     if kpi_names is None:
         from ledgerlab.sim.model import KPI_NAMES
 
         kpi_names = tuple(KPI_NAMES)
-    names = set(kpi_names)
-    names.update(name for name, (needs, _) in DERIVED.items() if set(needs) <= names)
-    return frozenset(names)
+    return frozenset(kpi_names)
 
 
 def plotted(kpi_names: tuple[str, ...] | None = None) -> tuple[Plot, ...]:
@@ -204,12 +179,9 @@ def plotted(kpi_names: tuple[str, ...] | None = None) -> tuple[Plot, ...]:
 
 
 def plot_frame(timeseries: pd.DataFrame, epoch_days: float) -> pd.DataFrame:
-    """The timeseries with :data:`DERIVED` columns added and ``day`` (days since launch
-    at the end of the row's epoch) as the x axis."""
+    """The timeseries with ``day`` (days since launch at the end of the row's epoch) as
+    the x axis."""
     frame = timeseries.copy()
-    for name, (needs, derive) in DERIVED.items():
-        if name not in frame.columns and set(needs) <= set(frame.columns):
-            frame[name] = derive(frame)
     epochs = frame["epoch"] if "epoch" in frame.columns else pd.Series(range(len(frame)))
     frame["day"] = (epochs.to_numpy(dtype=np.float64) + 1.0) * epoch_days
     return frame
