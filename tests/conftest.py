@@ -19,8 +19,12 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pytest
-from hypothesis import settings
+from tests.numerics import pin
+
+NUMERICS_PINNED = pin()  # before anything imports numpy (tests/numerics.py says why)
+
+import pytest  # noqa: E402
+from hypothesis import settings  # noqa: E402
 
 # In CI, hypothesis draws the same examples every run (a red CI is reproducible, not a
 # dice roll); locally it explores new examples each run.

@@ -22,10 +22,12 @@ import pytest
 
 from tests.golden.cases import VARIANT_FILES, case_keys
 from tests.golden.regen import case_names, differences, simulate, stored
+from tests.numerics import pinned
 
 
 @pytest.mark.parametrize("case", case_names())
 def test_outputs_match_the_golden_files(case: str) -> None:
+    assert pinned(), "numpy was imported before tests/numerics.py pinned its kernels"
     old, new = stored(case), simulate(case)
     moved = differences(old, new)
     assert not moved, f"{case}: outputs moved: {moved} (python -m tests.golden.regen --check)"
