@@ -296,6 +296,14 @@ def screen_duplicates(
 # --------------------------------------------------------------------------------------
 
 
+def _tree(x: FloatArray) -> cKDTree:
+    """A KD-tree for existence queries (is any point within a radius?): built with midpoint
+    splits, about twice as fast as scipy's default median splits. Which point a query
+    finds first can depend on the layout, whether one is found cannot, so the copy index
+    answers the same either way."""
+    return cKDTree(x, balanced_tree=False, compact_nodes=False)
+
+
 class CopyIndex:
     """Every point accepted so far, indexed to tell copies from new data.
 
@@ -351,7 +359,7 @@ class CopyIndex:
             out |= np.isfinite(dist)
         if xa.shape[0] > 1:
             strict = np.nextafter(self.radius, 0.0)  # query_pairs counts distance <= r
-            pairs = cKDTree(xa).query_pairs(strict, output_type="ndarray")
+            pairs = _tree(xa).query_pairs(strict, output_type="ndarray")
             if pairs.size:
                 out[pairs.max(axis=1)] = True  # the later point of each close pair
         return out
@@ -361,9 +369,9 @@ class CopyIndex:
         xa = self._augmented(x, y)
         if xa.shape[0] == 0:
             return
-        self._levels.append((xa, cKDTree(xa)))
+        self._levels.append((xa, _tree(xa)))
         while len(self._levels) > 1 and self._levels[-2][0].shape[0] <= 2 * xa.shape[0]:
             newer, _ = self._levels.pop()
             older, _ = self._levels.pop()
             xa = np.vstack([older, newer])
-            self._levels.append((xa, cKDTree(xa)))
+            self._levels.append((xa, _tree(xa)))

@@ -64,6 +64,31 @@ def test_knn_neighbours_equal_brute_force(seed: int, n: int, q: int, d: int, k: 
     np.testing.assert_allclose(dist, np.take_along_axis(full, expected, axis=1), rtol=1e-12)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    n=st.integers(1, 80),
+    k=st.integers(1, 9),
+    copies=st.integers(1, 6),
+)
+def test_knn_neighbours_order_ties_by_index_whatever_the_tree(
+    seed: int, n: int, k: int, copies: int
+) -> None:
+    """Copies tie exactly: the answer is the brute-force one by (distance, index), at the
+    K-th place too, so it cannot depend on how the KD-tree was laid out."""
+    rng = np.random.default_rng(seed)
+    distinct = rng.integers(-2, 3, size=(max(n // copies, 1), 2)).astype(np.float64)
+    x = distinct[rng.integers(0, distinct.shape[0], size=n)]  # many exact copies
+    y = rng.integers(0, 3, size=n)
+    xq = np.vstack([distinct, rng.integers(-2, 3, size=(10, 2)) + 0.5])
+    dist, idx = KNNClassifier(k).fit(x, y, n_classes=3).neighbours(xq)
+    full = cdist(xq, x)
+    k_eff = min(k, n)
+    expected = np.lexsort((np.broadcast_to(np.arange(n), full.shape), full), axis=1)[:, :k_eff]
+    np.testing.assert_array_equal(idx, expected)
+    np.testing.assert_array_equal(dist, np.take_along_axis(full, expected, axis=1))
+
+
 def _reference_predict(labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Majority vote per row; ties to the tied class appearing first in the row (nearest)."""
     out = np.empty(labels.shape[0], dtype=np.int64)
