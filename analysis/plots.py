@@ -437,16 +437,27 @@ def draw_price(ax: Axes, view: RunView) -> None:
     _legend(ax, loc="upper left")
 
 
+def _bar_edges(x: np.ndarray) -> np.ndarray:
+    """Edges of touching bars centred on ``x`` (ascending): midpoints between neighbours,
+    half the median spacing beyond the ends. Drawn with ``stairs`` these are one artist
+    where ``bar`` makes one patch per epoch (a year of daily bars took ~0.2 s to draw)."""
+    if x.size == 0:
+        return np.zeros(1)
+    half = float(np.median(np.diff(x))) / 2 if x.size > 1 else 0.5
+    mid = (x[1:] + x[:-1]) / 2
+    return np.concatenate([[x[0] - half], mid, [x[-1] + half]])
+
+
 def draw_trade_flow(ax: Axes, view: RunView) -> None:
     """The epoch's outside buys (above 0) and sells by outside traders and holders (below
     0), USD per epoch."""
     x = view.x
     flow = np.nan_to_num(view.values("exogenous_flow_usd")) / view.span()
     sales = np.nan_to_num(view.values("sales_usd")) / view.span()
-    width = float(np.median(np.diff(x))) if x.size > 1 else 1.0
-    ax.bar(x, np.maximum(flow, 0), width=width, color="#2e7d32", label="outside buys")
-    ax.bar(x, -np.maximum(-flow, 0) - sales, width=width, color="#c62828",
-           label="sells (outside traders and holders)")  # fmt: skip
+    edges = _bar_edges(x)
+    ax.stairs(np.maximum(flow, 0), edges, fill=True, color="#2e7d32", label="outside buys")
+    ax.stairs(-np.maximum(-flow, 0) - sales, edges, fill=True, color="#c62828",
+              label="sells (outside traders and holders)")  # fmt: skip
     ax.axhline(0, color="0.3", lw=0.6)
     ax.set_ylabel("USD per epoch")
     ax.yaxis.set_major_formatter(HumanFormatter())
