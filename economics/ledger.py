@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Final
+from typing import Final, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -107,6 +107,17 @@ _MAX_LISTED: Final[int] = 5  # offending rows/accounts quoted in an error messag
 IdsLike = np.ndarray | Sequence[int]
 #: Token amounts accepted by the ``*_many`` operations: a 1-D real array or sequence (tokens).
 AmountsLike = np.ndarray | Sequence[float]
+
+
+class Stakers(NamedTuple):
+    """The accounts with a positive stake and their stakes (read-only arrays)."""
+
+    accounts: np.ndarray
+    """Account ids, ascending."""
+    staked_tokens: np.ndarray
+    """Each one's stake (tokens)."""
+    total_tokens: float
+    """Σ stake over every account (tokens)."""
 
 
 class LedgerError(ValueError):
@@ -349,6 +360,8 @@ class Ledger:
         self._n = 0
         self._cols: list[np.ndarray] = [np.zeros(capacity, dtype=np.float64) for _ in range(4)]
         self._tot: list[float] = [0.0, 0.0, 0.0, 0.0]  # running Σ of each column, tokens
+        self._writes: list[int] = [0, 0, 0, 0]  # committed writes per column (versions)
+        self._stakers: tuple[tuple[int, int], Stakers] | None = None  # stakers(), by version
         self._minted = 0.0
         self._burned = 0.0
         self._journal = _Journal(journal_chunk_rows)
@@ -402,6 +415,25 @@ class Ledger:
     def bonded(self) -> np.ndarray:
         """Submission-bond tokens per account (read-only view; stale after growth)."""
         return self._view(_BND)
+
+    def version(self, column: str) -> tuple[int, int]:
+        """A value that changes whenever ``column`` (``balance``, ``staked``, ``locked``
+        or ``bonded``) may have changed: its committed writes and the number of accounts.
+        Lets a caller keep what it derived from a column (e.g. who stakes) until then."""
+        return (self._writes[_COLUMN_NAMES.index(column)], self._n)
+
+    def stakers(self) -> Stakers:
+        """Who stakes now (:class:`Stakers`), recomputed only after the staked column
+        changed (:meth:`version`): an emission routed to stakers every epoch then scans
+        the accounts once per change of the stakes, not once per epoch."""
+        key = self.version("staked")
+        if self._stakers is None or self._stakers[0] != key:
+            staked = self._view(_STK)
+            accounts = np.flatnonzero(staked)
+            weights = staked[accounts]
+            accounts.flags.writeable = weights.flags.writeable = False  # shared while cached
+            self._stakers = (key, Stakers(accounts, weights, float(staked.sum())))
+        return self._stakers[1]
 
     @property
     def minted(self) -> float:
@@ -658,6 +690,7 @@ class Ledger:
         # ---- commit (nothing below can fail)
         for c, acct, new in writes:
             cols[c][acct] = new
+            self._writes[c] += 1
         self._tot = new_tot
         self._minted, self._burned = minted, burned
         if self.journal_enabled:
@@ -788,6 +821,7 @@ class Ledger:
             self._journal.append_many(int(self.epoch), kind, j_src, j_dst, amounts)
         for c, new in writes:
             cols[c][sel] = new
+            self._writes[c] += 1
         self._tot = new_tot
         self._minted, self._burned = minted, burned
 
@@ -842,6 +876,7 @@ class Ledger:
             self._journal.append_many(int(self.epoch), _KIND["transfer"], src, dst, amounts)
         col[sel] = new
         col[one] = new_one
+        self._writes[_BAL] += 1
         self._tot = new_tot
         return True
 

@@ -90,6 +90,7 @@ class LedgerTotals:
         self._market: np.ndarray = np.ones(0, dtype=bool)
         self._protocol: dict[int, float] = {}
         self._people: tuple[int, slice | np.ndarray] = (-1, slice(0))
+        self._order: np.ndarray = np.zeros(0, dtype=np.intp)  # ascending order of holdings
         self.supply = SupplyState(0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0)  # set by of()
         self.staked_tokens = self.bonded_tokens = 0.0
         self.gini_holdings = float("nan")
@@ -148,9 +149,36 @@ class LedgerTotals:
         if not self._unchanged(key, self._gini_key):
             people = self._people_of(role)
             hold = ledger.balance[people] + ledger.staked[people]  # = (balance + staked)[people]
-            self.gini_holdings = M._gini_unchecked(hold)
+            self.gini_holdings = self._gini_of(hold)
             self._gini_key = key
         return self.gini_holdings
+
+    def _gini_of(self, hold: np.ndarray) -> float:
+        """``economics.metrics.gini(hold)``, bit for bit, without sorting ``hold`` afresh
+        each epoch: holdings change a little from one epoch to the next and rarely change
+        rank, so the order that sorted them last time (kept in ``_order``) usually still
+        does. ``hold[_order]`` is then checked to be ascending (one pass); if it is not,
+        the order is repaired by a stable sort of that nearly sorted array. Ascending
+        arrays of the same values are the same values in the same places (only the sign
+        of a zero could differ, which no sum below can see), so the Gini is
+        ``_gini_sorted_unchecked`` of it, as ``_gini_unchecked`` computes after its sort;
+        ``np.ptp(hold) == 0`` is the sorted array's last value equal to its first."""
+        n = hold.size
+        if n == 0:
+            return float("nan")
+        order = self._order
+        if order.size == n:
+            s = hold[order]
+            if not (s[1:] >= s[:-1]).all():
+                order = order[np.argsort(s, kind="stable")]
+                s = hold[order]
+        else:
+            order = np.argsort(hold, kind="stable")
+            s = hold[order]
+        self._order = order
+        if s[-1] == s[0]:
+            return 0.0
+        return M._gini_sorted_unchecked(s)
 
     def _people_of(self, role: np.ndarray) -> slice | np.ndarray:
         """The individuals' accounts (``role`` ≠ 0), as a slice when they are the accounts

@@ -49,6 +49,7 @@ class VestingBook:
     _table: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)), repr=False)
     _table_from: int = field(default=0, repr=False)
     _closed: set[int] = field(default_factory=set, repr=False)
+    _idle_until: int = field(default=0, repr=False)
 
     TABLE_EPOCHS = 512
     """Epochs of the unlock schedule evaluated in one vectorised call (epochs)."""
@@ -75,7 +76,13 @@ class VestingBook:
 
         A bucket whose accounts have nothing left locked is closed for good (nothing locks
         tokens after genesis): its schedule's rounding residue would otherwise unlock zeros
-        across all its accounts every epoch."""
+        across all its accounts every epoch.
+
+        Epochs before :meth:`_next_due` (no open bucket's schedule above what it has
+        unlocked) release nothing and return at once: ``unlocked_tokens`` changes only
+        here, so the answer holds until then."""
+        if epoch < self._idle_until:
+            return 0.0
         inc = np.maximum(self.target(epoch + 1) - self.unlocked_tokens, 0.0)
         total = 0.0
         for i in np.flatnonzero(inc > 0).tolist():  # a handful of buckets, fewer once vested
@@ -90,7 +97,22 @@ class VestingBook:
             total += released
             if not (locked > each).any():
                 self._closed.add(i)
+        if total == 0.0:
+            self._idle_until = self._next_due(epoch)
         return total
+
+    def _next_due(self, epoch: int) -> int:
+        """The first epoch after ``epoch`` (at most the end of the current table) at which
+        an open bucket's schedule exceeds what it has unlocked: ``unlock_through`` of an
+        earlier epoch finds no positive increment (``target - unlocked > 0`` exactly when
+        ``target > unlocked``), so it has nothing to do."""
+        open_rows = [i for i in range(self.unlocked_tokens.size) if i not in self._closed]
+        # table column j is target(_table_from + j), read by unlock_through(j + from - 1)
+        first = epoch + 1 - self._table_from + 1  # the column of unlock_through(epoch + 1)
+        table = self._table[open_rows, first:]
+        due = (table > self.unlocked_tokens[open_rows, None]).any(axis=0)
+        hits = np.flatnonzero(due)
+        return epoch + 1 + (int(hits[0]) if hits.size else table.shape[1])
 
 
 @dataclass
@@ -303,6 +325,10 @@ def unlock_and_trade(
     price = exchange.price_usd
     accounts, sell_tokens = sell_orders(price, sell_policies, vesting, sellers, led)
     net_usd = flow.draw(epoch, rng)
+    if accounts.size == 0:
+        quiet = quiet_market(epoch, unlocked, net_usd, sides, exchange)
+        if quiet is not None:
+            return quiet
     orders, fundamental = outside_orders(epoch, net_usd, sides, exchange, led.supply)
     accounts = np.concatenate([accounts, orders.sell_accounts])
     owner = np.concatenate([np.full(sell_tokens.size, -1, np.int64), orders.sell_owner])
@@ -342,6 +368,58 @@ def unlock_and_trade(
         value_trader_tokens=vt.inventory_tokens if vt else 0.0,
         value_trader_cash_usd=vt.cash_usd if vt else 0.0,
         demand_multiplier=shock_effects(sides.shocks, epoch)[1],
+    )
+
+
+def quiet_market(
+    epoch: int, unlocked_tokens: float, noise_usd: float, sides: MarketSides, exchange: Exchange
+) -> MarketFlows | None:
+    """The epoch's :class:`MarketFlows` when nobody trades, or None when someone might.
+
+    Nobody trades when no holder sells (the caller checks), the noise traders' flow is
+    zero, there is no arbitrageur or price shock this epoch, the value trader (if any)
+    neither buys nor sells, the buyback spends nothing and the pool's reserve is already
+    the AMM account's balance. The general path would then build empty orders and skip
+    the trade (:func:`_no_trade`); this returns what it returns and books the value
+    trader's side as :func:`settle_outside` would, from the same scalar expressions,
+    without the array passes (an idle epoch's market cost ~40 µs).
+    ``tests/sim/test_market_quiet.py`` checks that both paths agree."""
+    fraction, demand = shock_effects(sides.shocks, epoch)
+    if noise_usd != 0.0 or fraction != 0.0 or sides.arbitrage.enabled:
+        return None
+    buyback = buyback_usd(sides.revenue.last_usd(), sides.buyback.share)
+    pool, led = exchange.pool, exchange.ledger
+    if buyback != 0.0 or pool.token_reserve_tokens != float(led.balance[exchange.amm]):
+        return None
+    vt = sides.value_trader
+    fundamental, vt_buy = math.nan, 0.0
+    if vt is not None:
+        fundamental = vt.fundamental_usd(sides.revenue, led.supply)
+        vt_buy, vt_tokens = vt.order(exchange.price_usd, fundamental)
+        held = float(led.balance[exchange.outside])
+        if vt_buy != 0.0 or min(vt_tokens, held) > 0:
+            return None
+        # settle_outside's booking, with no sell entry and each buy fetching its own USD
+        vt.cash_usd += 0.0 - float(vt_buy)
+        vt.cash_usd = max(vt.cash_usd, 0.0)
+        vt.inventory_tokens += float(vt_buy) - 0.0
+        vt.inventory_tokens = max(vt.inventory_tokens, 0.0)
+    shock_buy, _ = price_shock_order(fraction, pool.cash_reserve_usd, pool.token_reserve_tokens)
+    return MarketFlows(
+        unlocked_tokens=unlocked_tokens,
+        sold_tokens=0.0,
+        sales_usd=0.0,
+        exogenous_flow_usd=noise_usd,
+        noise_flow_usd=max(noise_usd, 0.0) - 0.0,
+        value_trader_flow_usd=float(vt_buy) - 0.0,
+        arbitrage_flow_usd=0.0,
+        shock_flow_usd=shock_buy - 0.0,
+        buyback_usd=buyback,
+        buyback_tokens=min(buyback, float(led.balance[exchange.outside])),
+        fundamental_value_usd=fundamental,
+        value_trader_tokens=vt.inventory_tokens if vt else 0.0,
+        value_trader_cash_usd=vt.cash_usd if vt else 0.0,
+        demand_multiplier=demand,
     )
 
 

@@ -166,22 +166,24 @@ def route_emission(emitted_tokens: float, routing: str, accounts: Accounts) -> R
     amount = min(emitted_tokens, float(led.balance[accounts.protocol.reward_pool]))
     if routing == "reward_pool" or not amount > 0:  # the emission stays where emit put it
         return RoutedEmission(np.zeros(0), 0.0, 0)
-    staked = led.staked[:n_acct]
     if routing == "auto":
-        routing = "stakers" if staked.any() else "holders"
+        routing = "stakers" if led.stakers().total_tokens > 0 else "holders"
     if routing == "stakers":
-        weights = staked
+        w = led.stakers()  # who stakes changes far less often than each epoch
+        recipients, weight_total, weights = w.accounts, w.total_tokens, w.staked_tokens
     else:
-        weights = np.where(accounts.cols.role[:n_acct] != 0, led.balance[:n_acct], 0.0)
-    weight_total = float(weights.sum())
+        held = np.where(accounts.cols.role[:n_acct] != 0, led.balance[:n_acct], 0.0)
+        weight_total = float(held.sum())
+        recipients = np.flatnonzero(held)
+        weights = held[recipients]
     if not weight_total > 0:
         return RoutedEmission(np.zeros(0), 0.0, 0)
-    recipients = np.flatnonzero(weights)
-    share = weights[recipients] * (amount / weight_total)
+    share = weights * (amount / weight_total)
+    out = pay_out(led, accounts.protocol.reward_pool, recipients, share)
     paid = np.zeros(n_acct)
-    paid[recipients] = pay_out(led, accounts.protocol.reward_pool, recipients, share)
-    n_paid = int(np.count_nonzero(paid[recipients]))  # dust can round to nothing
-    return RoutedEmission(paid, float(paid[recipients].sum()), n_paid)
+    paid[recipients] = out
+    n_paid = int(np.count_nonzero(out))  # dust can round to nothing
+    return RoutedEmission(paid, float(out.sum()), n_paid)
 
 
 def emit(epoch: int, emission: Emission, ledger: Any, reward_pool: int) -> float:

@@ -120,8 +120,8 @@ def test_fast_row_is_row_of() -> None:
 def test_an_epoch_without_orders_skips_the_trade_and_changes_nothing(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """No sell rule, no order flow: the skipped trade leaves the same rows and journal as
-    the trade it replaces."""
+    """No sell rule, no order flow: the skipped trade (a quiet market, or orders that net
+    to nothing) leaves the same rows and journal as the trade it replaces."""
     quiet = {
         **TOKENOMICS,
         "tokenomics.sell_policies": [],
@@ -136,13 +136,18 @@ def test_an_epoch_without_orders_skips_the_trade_and_changes_nothing(
 
     fast_rows, fast_journal = run()
     skipped = {"n": 0}
-    original = MK._no_trade
+    original, original_quiet = MK._no_trade, MK.quiet_market
 
     def never(*args: object) -> bool:
         skipped["n"] += original(*args)
         return False
 
+    def never_quiet(*args: object) -> None:
+        skipped["n"] += original_quiet(*args) is not None
+        return None
+
     monkeypatch.setattr(MK, "_no_trade", never)
+    monkeypatch.setattr(MK, "quiet_market", never_quiet)
     slow_rows, slow_journal = run()
     assert skipped["n"] > 0
     np.testing.assert_array_equal(fast_rows, slow_rows)
