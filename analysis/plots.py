@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullLocator
 
 from ledgerlab.analysis.style import (
     ROLE_COLOURS,
@@ -606,6 +607,9 @@ def draw_reward_vs_value(ax: Axes, view: RunView) -> None:
                    label=f"{ROLE_LABELS[role]} ({int(sel.sum())})")  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
+    # Over ~8 decades minor ticks are clutter, and drawing them took ~20 % of the dashboard.
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_minor_locator(NullLocator())
     ax.plot([floor, top], [floor, top], color="0.3", lw=0.8, ls="--", label="reward = fair share")
     ax.axvspan(floor / 2, floor * 1.5, color="0.9", zorder=0)
     ax.set_xlim(floor / 2, top)
