@@ -77,6 +77,10 @@ FloatOrArray = np.float64 | npt.NDArray[np.float64]
 # Beyond ~1100 halvings 2**-k is 0.0 in float64; clipping keeps ldexp's exponent in int32.
 _MAX_HALVINGS = 2_000
 
+TABLE_EPOCHS = 512
+"""Epochs per block of :meth:`EmissionSchedule.emitted_at`'s table (one vectorised
+``emitted`` call per block instead of one per epoch)."""
+
 
 class EmissionError(ValueError):
     """A schedule was given an invalid parameter or epoch; the message says what to fix."""
@@ -213,6 +217,33 @@ class EmissionSchedule:
         out = np.where(ti < 0, 0.0, out)
         return _out(np.asarray(out, dtype=np.float64))
 
+    @property
+    def _tabulable(self) -> bool:
+        """True when :meth:`emitted` uses only exactly rounded operations (arithmetic,
+        floor, ldexp, min/max, lookups), which give an epoch the same bits whether it is
+        computed alone or in an array; False for schedules calling ``exp``/``expm1``,
+        whose vectorised (SIMD) and scalar kernels may differ in the last bit."""
+        return True
+
+    def emitted_at(self, epoch: int) -> float:
+        """``float(self.emitted(epoch))`` for one whole epoch, bit for bit, as a simulation
+        asks for it epoch after epoch: read from a table of :data:`TABLE_EPOCHS` epochs
+        computed by one vectorised :meth:`emitted` call (the per-call array set-up costs
+        several µs, a table lookup well under one). Schedules that are not
+        :attr:`_tabulable`, and negative epochs, are computed directly."""
+        if not self._tabulable or epoch < 0:
+            return float(self.emitted(epoch))
+        start, values = self.__dict__.get("_emitted_table", (-1, []))
+        offset = epoch - start
+        if start < 0 or not 0 <= offset < TABLE_EPOCHS:
+            start = epoch - epoch % TABLE_EPOCHS
+            epochs = np.arange(start, start + TABLE_EPOCHS, dtype=np.int64)
+            values = self.emitted(epochs).tolist()
+            # a cache outside the dataclass fields: equality, hash and repr ignore it
+            object.__setattr__(self, "_emitted_table", (start, values))
+            offset = epoch - start
+        return values[offset]
+
 
 # --------------------------------------------------------------------------------------
 # schedules
@@ -319,6 +350,10 @@ class ExponentialDecay(EmissionSchedule):
     @property
     def _one_minus_q(self) -> float:
         return -math.expm1(self._log_q)
+
+    @property
+    def _tabulable(self) -> bool:
+        return False  # exp and expm1: see EmissionSchedule._tabulable
 
     def _raw_cumulative(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         return self.initial_tokens_per_epoch * (-np.expm1(self._log_q * t)) / self._one_minus_q
@@ -591,6 +626,10 @@ class PoolDrip(EmissionSchedule):
         object.__setattr__(self, "duration_epochs", duration)
         object.__setattr__(self, "half_life_epochs", half)
         object.__setattr__(self, "cap_tokens", pool)
+
+    @property
+    def _tabulable(self) -> bool:
+        return self.shape == "linear"  # front_loaded calls exp and expm1
 
     def _raw_cumulative(self, t: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
         d = float(self.duration_epochs)

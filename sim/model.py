@@ -34,7 +34,7 @@ from ledgerlab.sim.kpis import FLOW_KPIS, KPI_NAMES, summary_of
 from ledgerlab.sim.phases import churn, collect, consume, contribute, market, reward, settle, train
 from ledgerlab.sim.resolve import resolve_scenario, seed_of
 from ledgerlab.sim.roles import Roles, make_roles
-from ledgerlab.sim.streams import epoch_streams
+from ledgerlab.sim.streams import StreamSeeds, epoch_streams
 from ledgerlab.sim.trail import RetrievalTrail
 from ledgerlab.sim.twins import Shared, Twins, datanets_for
 
@@ -101,6 +101,8 @@ class EconomyModel(mesa.Model):
             n: np.random.Generator(np.random.PCG64(s))
             for n, s in zip(STREAMS, children, strict=True)
         }
+        self.stream_seeds = StreamSeeds()
+        """The epoch substreams' seeds, derived in blocks (``sim.streams.EpochSeeds``)."""
         self.epochs_per_year = 365.25 / sc.epoch_days
         self.ledger = Ledger(capacity=1024, journal=sc.collect.journal)
         self.accounts = Accounts(self.ledger)
@@ -157,7 +159,7 @@ class EconomyModel(mesa.Model):
     def step(self) -> None:
         """One epoch: the eight phases in order, each adding its part to the flows."""
         sc, r, epoch = self.scenario, self.roles, self.epoch
-        s = epoch_streams(self.streams, epoch)  # common random numbers (sim.streams)
+        s = epoch_streams(self.streams, epoch, self.stream_seeds)  # common random numbers
         acc, ex, dns = self.accounts, self.exchange, self.datanets
         self.ledger.epoch = epoch
         f = EpochFlows(epoch)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import mesa
 import numpy as np
@@ -260,6 +260,8 @@ class Recorder:
         self.datacollector = KpiCollector(self)
         self.prev = launch
         self.totals = LedgerTotals()
+        self.idle_rows: dict[tuple[object, ...], IdleRow] = {}
+        """The still groups' KPI row of an idle world, by :func:`_idle_key` (:func:`kpi_row`)."""
 
     def record(self, model: mesa.Model, values: np.ndarray) -> None:
         """One epoch's KPI row, written into the preallocated array (grown by doubling if
@@ -321,7 +323,7 @@ def collect(model: EconomyModel, flows: EpochFlows) -> None:
     """The epoch's KPI row, the agent snapshot on its cadence, and the invariant checks."""
     sc = model.scenario
     last = flows.epoch == sc.epochs - 1
-    model.recorder.record(model, _row_of(kpi_values(model, flows)))
+    model.recorder.record(model, kpi_row(model, flows))
     every = sc.collect.agent_snapshot_every_epochs
     if not model.is_twin and (last or (every and flows.epoch % every == 0)):
         model.snapshots.append(agent_snapshot(model))
@@ -334,68 +336,192 @@ _ROW_INDEX: dict[tuple[str, ...], np.ndarray] = {}
 """Row positions of each sequence of KPI names :func:`kpi_values` has produced (a run
 produces a handful: the names depend on the world's roles and sections, not the epoch)."""
 
+_NAN_ROW = np.full(len(K.KPIS), np.nan)
+"""A row of NaN (not measured) to copy: cheaper than ``np.full`` each epoch."""
+_NAN_ROW.flags.writeable = False
+
+
+def _index_of(names: tuple[str, ...]) -> np.ndarray:
+    """The row positions of ``names`` (``K.KPI_INDEX``), cached per sequence of names."""
+    index = _ROW_INDEX.get(names)
+    if index is None:
+        index = _ROW_INDEX[names] = np.array([K.KPI_INDEX[n] for n in names], dtype=np.intp)
+    return index
+
 
 def _row_of(values: dict[str, float]) -> np.ndarray:
     """``sim.kpis.row_of(values)`` (one float64 row in ``KPI_NAMES`` order, NaN where not
     measured) with one vectorised write instead of a write per KPI."""
-    names = tuple(values)
-    index = _ROW_INDEX.get(names)
-    if index is None:
-        index = _ROW_INDEX[names] = np.array([K.KPI_INDEX[n] for n in names], dtype=np.intp)
-    row = np.full(len(K.KPIS), np.nan)
-    row[index] = np.array(list(values.values()), dtype=np.float64)
+    row = _NAN_ROW.copy()
+    row[_index_of(tuple(values))] = np.fromiter(values.values(), np.float64, len(values))
     return row
+
+
+def kpi_row(model: EconomyModel, flows: EpochFlows) -> np.ndarray:
+    """The epoch's KPI row: ``_row_of(kpi_values(model, flows))``, bit for bit.
+
+    Why not always that: in an idle world (:func:`_idle_key`: no datanet, no role set but
+    the holders with anyone in it, no ground truth, no twin, nobody left or joined) the
+    model-quality, fairness, role and twin groups — about half the row — cannot change
+    from one epoch to the next, yet rebuilding their dicts cost about a third of an idle
+    epoch. Their values are then taken once from the same group functions into a template
+    row (per key, on the recorder) and only the moving groups (:func:`_moving_values`)
+    are computed and written over it. ``tests/sim/test_collect.py`` checks both paths
+    agree."""
+    rec = model.recorder
+    key = _idle_key(model, flows)
+    if key is None:
+        return _row_of(kpi_values(model, flows))
+    idle = rec.idle_rows.get(key)
+    if idle is None:
+        still = _still_values(model, flows)
+        idle = rec.idle_rows[key] = IdleRow(_row_of(still), frozenset(still), {})
+    prev = rec.prev  # _supply moves it on: restored if the general path must run instead
+    moving = _moving_values(model, flows)
+    names = tuple(moving)
+    apart = idle.apart.get(names)
+    if apart is None:
+        apart = idle.apart[names] = idle.names.isdisjoint(names)
+    if not apart:  # a still group would overwrite a moving one: kpi_values' order decides
+        rec.prev = prev
+        return _row_of(kpi_values(model, flows))
+    row = idle.row.copy()
+    row[_index_of(names)] = np.fromiter(moving.values(), np.float64, len(names))
+    return row
+
+
+class IdleRow(NamedTuple):
+    """The still groups of an idle world (:func:`kpi_row`).
+
+    Attributes:
+        row: Their values in a KPI row (NaN elsewhere).
+        names: Their KPI names.
+        apart: Per sequence of moving KPI names: whether none of them is in ``names``.
+    """
+
+    row: np.ndarray
+    names: frozenset[str]
+    apart: dict[tuple[str, ...], bool]
+
+
+def _idle_key(model: EconomyModel, flows: EpochFlows) -> tuple[object, ...] | None:
+    """What the still groups' values (:func:`_still_values`) depend on in an idle world —
+    whether the churn flows were recorded and the contributing roles' names — or None
+    when the world is not idle and they may change: it has datanets, a ground truth or
+    twins, someone in a contributing, builder or validator role set, or churn flows
+    with anyone leaving or joining."""
+    r = model.roles
+    twins = model.twins
+    if model.datanets or model.truth is not None or (twins is not None and twins.models):
+        return None
+    contributors = r.contributors  # the adversaries' role sets among them
+    if len(r.builders) or len(r.validators) or any(len(rs) for rs in contributors):
+        return None
+    ch = flows.churn
+    if ch is not None and (any(ch.left.values()) or any(ch.joined.values())):
+        return None
+    return (ch is None, tuple(rs.role for rs in contributors))
 
 
 def kpi_values(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
     """Every KPI measured this epoch, by name (see ``sim.kpis`` for what each means)."""
     out: dict[str, float] = {"epoch": float(flows.epoch)}
     out.update(_supply(model, flows))
-    if flows.market is not None:
-        m = flows.market
-        out.update(
-            unlocked_tokens=m.unlocked_tokens,
-            sold_tokens=m.sold_tokens,
-            sales_usd=m.sales_usd,
-            exogenous_flow_usd=m.exogenous_flow_usd,
-            noise_flow_usd=m.noise_flow_usd,
-            value_trader_flow_usd=m.value_trader_flow_usd,
-            arbitrage_flow_usd=m.arbitrage_flow_usd,
-            shock_flow_usd=m.shock_flow_usd,
-            buyback_usd=m.buyback_usd,
-            buyback_tokens=m.buyback_tokens,
-            fundamental_value_usd=m.fundamental_value_usd,
-            value_trader_tokens=m.value_trader_tokens,
-            demand_multiplier=m.demand_multiplier,
-        )
-    if flows.contribution is not None:
-        c = flows.contribution
-        out.update(
-            points_submitted=float(c.points_submitted),
-            points_accepted=float(c.points_accepted),
-            points_rejected=float(c.points_rejected),
-        )
-    backdoor = model.scenario.population.poisoners.backdoor > 0  # measured only then
-    builders = model.roles.builders  # no builder, no trained model: NaN, as quality() says
-    out["accuracy"], out["attack_success"] = (
-        quality(builders, backdoor) if len(builders) else (np.nan, np.nan)
-    )
+    out.update(_market(flows))
+    out.update(_contribution(flows))
+    out.update(_quality(model))
     out.update(_usage(flows))
-    truth = model.truth
-    if truth is None or not truth.due(flows.epoch):  # fairness_kpis' NaN row, without
-        out.update(dict.fromkeys(FAIRNESS_KPIS, np.nan))  # its pass over every account
-    else:
-        out.update(fairness_kpis(flows.epoch, truth, model.accounts))
-    if flows.rewards is not None and model.truth is not None:
-        r = flows.rewards
-        out.update(
-            reward_kpis(r.paid_tokens, r.fair_tokens, model.exchange.price_usd, model.accounts)
-        )
+    out.update(_fairness(model, flows))
     out.update(_roles(model, flows))
     out.update(_gravity(model, flows))
     out.update(_chain(flows))
     out.update(model.defenses.kpis(flows.defense))
     out.update(_twins(model, out))
+    return out
+
+
+def _moving_values(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
+    """The groups of :func:`kpi_values` that move even in an idle world (supply, market,
+    contributions, usage, gravity, chain, defences), in its order; moves the recorder's
+    supply state on, as :func:`kpi_values` does."""
+    out: dict[str, float] = {"epoch": float(flows.epoch)}
+    out.update(_supply(model, flows))
+    out.update(_market(flows))
+    out.update(_contribution(flows))
+    out.update(_usage(flows))
+    out.update(_gravity(model, flows))
+    out.update(_chain(flows))
+    out.update(model.defenses.kpis(flows.defense))
+    return out
+
+
+def _still_values(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
+    """The groups of :func:`kpi_values` that an idle world (:func:`_idle_key`) cannot
+    change (model quality, fairness, roles, twins), in its order. The twins' group reads
+    no other KPI there (no twin, no honest contributor)."""
+    out = _quality(model)
+    out.update(_fairness(model, flows))
+    out.update(_roles(model, flows))
+    out.update(_twins(model, out))
+    return out
+
+
+def _market(flows: EpochFlows) -> dict[str, float]:
+    """Vesting unlocks and the outside market's trade (none before the market phase)."""
+    m = flows.market
+    if m is None:
+        return {}
+    return {
+        "unlocked_tokens": m.unlocked_tokens,
+        "sold_tokens": m.sold_tokens,
+        "sales_usd": m.sales_usd,
+        "exogenous_flow_usd": m.exogenous_flow_usd,
+        "noise_flow_usd": m.noise_flow_usd,
+        "value_trader_flow_usd": m.value_trader_flow_usd,
+        "arbitrage_flow_usd": m.arbitrage_flow_usd,
+        "shock_flow_usd": m.shock_flow_usd,
+        "buyback_usd": m.buyback_usd,
+        "buyback_tokens": m.buyback_tokens,
+        "fundamental_value_usd": m.fundamental_value_usd,
+        "value_trader_tokens": m.value_trader_tokens,
+        "demand_multiplier": m.demand_multiplier,
+    }
+
+
+def _contribution(flows: EpochFlows) -> dict[str, float]:
+    """Points submitted, accepted and refused (none before the contribution phase)."""
+    c = flows.contribution
+    if c is None:
+        return {}
+    return {
+        "points_submitted": float(c.points_submitted),
+        "points_accepted": float(c.points_accepted),
+        "points_rejected": float(c.points_rejected),
+    }
+
+
+def _quality(model: EconomyModel) -> dict[str, float]:
+    """Clean accuracy and backdoor success of the builders' models (NaN without builders,
+    as ``quality()`` says; the backdoor is measured only when poisoners plant one)."""
+    backdoor = model.scenario.population.poisoners.backdoor > 0
+    builders = model.roles.builders
+    accuracy, attack = quality(builders, backdoor) if len(builders) else (np.nan, np.nan)
+    return {"accuracy": accuracy, "attack_success": attack}
+
+
+def _fairness(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
+    """The fairness KPIs when the ground truth is due (NaN otherwise, without
+    ``fairness_kpis``' pass over every account) and the reward-fairness KPIs."""
+    truth = model.truth
+    if truth is None or not truth.due(flows.epoch):
+        out = dict.fromkeys(FAIRNESS_KPIS, np.nan)
+    else:
+        out = dict(fairness_kpis(flows.epoch, truth, model.accounts))
+    if flows.rewards is not None and truth is not None:
+        r = flows.rewards
+        out.update(
+            reward_kpis(r.paid_tokens, r.fair_tokens, model.exchange.price_usd, model.accounts)
+        )
     return out
 
 

@@ -6,6 +6,7 @@ ends are settled; the ground truth splits what was paid by true value (the fair 
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -105,16 +106,28 @@ def without_data(
     emitted: float, routed: RoutedEmission, n_acct: int, contributors: Sequence[RoleSet]
 ) -> RewardFlows:
     """The reward flows of a world without datanets: no contributor reward, the emission
-    routed."""
+    routed. Nobody is paid, so the per-account arrays are one read-only array of zeros
+    shared from epoch to epoch (:func:`no_reward_tokens`; the flows are only read)."""
+    nothing = no_reward_tokens(n_acct)
     return RewardFlows(
         emission_tokens=emitted,
-        paid_tokens=np.zeros(n_acct),
+        paid_tokens=nothing,
         total_tokens=0.0,
         recipients=routed.recipients,
         by_role_tokens=dict.fromkeys((rs.role for rs in contributors), 0.0),
-        fair_tokens=np.zeros(n_acct),
+        fair_tokens=nothing,
         routed_tokens=routed.total_tokens,
     )
+
+
+@functools.lru_cache(maxsize=4)
+def no_reward_tokens(n_acct: int) -> np.ndarray:
+    """Zero tokens for each of ``n_acct`` accounts, read-only (a write raises rather than
+    change a later epoch's flows), made once per number of accounts: a tokenomics-only
+    epoch need not allocate two arrays over its 10,000 holders."""
+    nothing = np.zeros(n_acct)
+    nothing.flags.writeable = False
+    return nothing
 
 
 def pay_rewards(paid: np.ndarray, ledger: Any, accounts: Accounts) -> tuple[float, int]:
@@ -161,6 +174,8 @@ def route_emission(emitted_tokens: float, routing: str, accounts: Accounts) -> R
     liquid balances, in one vectorised transfer; nothing leaves the pool when nobody
     qualifies. It is not an attribution reward: the registry's ``reward_tokens`` (what
     contributors earned) is not credited."""
+    if not emitted_tokens > 0:  # nothing to route, whatever the pool holds (see below)
+        return RoutedEmission(np.zeros(0), 0.0, 0)
     led = accounts.ledger
     n_acct = led.n_accounts
     amount = min(emitted_tokens, float(led.balance[accounts.protocol.reward_pool]))
@@ -188,11 +203,12 @@ def route_emission(emitted_tokens: float, routing: str, accounts: Accounts) -> R
 
 def emit(epoch: int, emission: Emission, ledger: Any, reward_pool: int) -> float:
     """Tokens added to the rewards this epoch: minted into the reward pool, or (a pool
-    drip) paid out of its balance, at most what it holds."""
-    amount = emission.schedule.emitted(epoch)
+    drip) paid out of its balance, at most what it holds. The schedule's value is read
+    from its per-block table (``EmissionSchedule.emitted_at``: the same bits as
+    ``emitted(epoch)``, without an array call per epoch)."""
+    amount = emission.schedule.emitted_at(epoch)
     if emission.from_pool:
         return float(min(amount, ledger.balance[reward_pool]))
-    amount = float(amount)
     if amount > 0:
         ledger.mint(reward_pool, amount)
     return amount

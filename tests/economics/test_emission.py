@@ -420,3 +420,54 @@ def test_schedules_are_frozen_and_hashable() -> None:
     with pytest.raises(AttributeError):
         BITCOIN.initial_tokens_per_epoch = 25  # type: ignore[misc]
     assert len({BITCOIN, Halving(50, 210_000), Table(((0, 1.0),))}) == 2
+
+
+# ---------------------------------------------------------------------------------------
+# emitted_at: the per-block table a simulation reads, against emitted(t) bit for bit
+# ---------------------------------------------------------------------------------------
+
+TABLE_CASES = [
+    Constant(tokens_per_epoch=1_000.0),
+    Constant(tokens_per_epoch=0.1, cap_tokens=50.05),  # the cap binds inside a block
+    LinearDecay(initial_tokens_per_epoch=1_000.0, final_tokens_per_epoch=0.0, decay_epochs=700),
+    LinearDecay(initial_tokens_per_epoch=0.3, final_tokens_per_epoch=0.1, decay_epochs=333),
+    ExponentialDecay(initial_tokens_per_epoch=1_000.0, half_life_epochs=180.0),
+    ExponentialDecay(initial_tokens_per_epoch=7.0, half_life_epochs=90.5, cap_tokens=600.0),
+    Halving(initial_tokens_per_epoch=50.0, halving_interval_epochs=210),
+    Halving(initial_tokens_per_epoch=0.7, halving_interval_epochs=100.5),
+    Halving(initial_tokens_per_epoch=50.0, halving_interval_epochs=64, cap_tokens=4_321.0),
+    SupplyHalving(initial_tokens_per_epoch=7_200.0, cap_tokens=3_000_000.0),
+    SupplyHalving(initial_tokens_per_epoch=1.1, cap_tokens=1_000.3),
+    Table(steps=((3, 5.0), (517, 0.25), (1_030, 0.0))),
+    Table(steps=((0, 1.0), (900, 2.0)), cap_tokens=1_234.5),
+    PoolDrip(pool_tokens=1e6, duration_epochs=1_000),
+    PoolDrip(pool_tokens=1e6, duration_epochs=999, shape="front_loaded"),
+]
+"""A schedule of every kind, caps binding mid-block, and blocks crossing segment ends."""
+
+
+def _bits(x: float) -> int:
+    return int(np.float64(x).view(np.uint64))
+
+
+def test_table_cases_cover_every_kind() -> None:
+    assert {type(s).KIND for s in TABLE_CASES} == set(KINDS)
+
+
+@pytest.mark.parametrize("schedule", TABLE_CASES, ids=lambda s: repr(s)[:60])
+def test_emitted_at_equals_emitted_bit_for_bit(schedule: EmissionSchedule) -> None:
+    """Every epoch of three table blocks and a jump back and forth between blocks: the
+    table gives each epoch exactly the bits of the scalar ``emitted(t)``."""
+    from ledgerlab.economics.emission import TABLE_EPOCHS
+
+    epochs = [*range(3 * TABLE_EPOCHS + 7), 5, 2_000, 1, 100_000, -1, -600]
+    for t in epochs:
+        got = schedule.emitted_at(t)
+        assert isinstance(got, float)
+        assert _bits(got) == _bits(float(schedule.emitted(t))), (t, got)
+
+
+def test_emitted_at_leaves_equality_and_hash_alone() -> None:
+    a, b = Constant(tokens_per_epoch=3.0), Constant(tokens_per_epoch=3.0)
+    a.emitted_at(10)
+    assert a == b and hash(a) == hash(b) and repr(a) == repr(b)

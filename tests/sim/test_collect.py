@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ledgerlab.sim.flows import ChurnFlows, EpochFlows
 from ledgerlab.sim.kpis import KPI_NAMES
 from ledgerlab.sim.model import EconomyModel
 from ledgerlab.sim.phases import collect as C
@@ -83,3 +84,111 @@ def test_recorder_grows_past_its_horizon() -> None:
     assert rows.shape == (5, len(KPI_NAMES))
     np.testing.assert_array_equal(rows[:, 0], np.arange(5.0))
     assert rec.timeseries()["epoch"].tolist() == [0, 1, 2, 3, 4]
+
+
+# ---------------------------------------------------------------- the idle world's KPI row
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Equal bit for bit (NaN where NaN, the same NaN)."""
+    return a.shape == b.shape and np.array_equal(a.view(np.uint64), b.view(np.uint64))
+
+
+def _idle_world(epochs: int = 30) -> EconomyModel:
+    """The shipped tokenomics-only world at test size: no datanet, holders selling, the
+    emission routed to them, the outside market trading — an idle world that moves."""
+    return EconomyModel(
+        "tokenomics_only",
+        epochs=epochs,
+        **{
+            "tokenomics.vesting.airdrop.holders": 40,
+            "tokenomics.vesting.investors.holders": 12,
+            "tokenomics.vesting.team.holders": 5,
+            "tokenomics.vesting.investors.cliff_epochs": 10,
+        },
+    )
+
+
+def _general_row(model: EconomyModel, flows: EpochFlows) -> np.ndarray:
+    """``_row_of(kpi_values(...))`` without moving the recorder's supply state on."""
+    prev = model.recorder.prev
+    row = C._row_of(C.kpi_values(model, flows))
+    model.recorder.prev = prev
+    return row
+
+
+def _compare_paths(monkeypatch: pytest.MonkeyPatch) -> list[np.ndarray]:
+    """Make every epoch's collect compute its row on both paths, from the same state, and
+    assert they are the same bits; returns the list the rows recorded are appended to."""
+    fast_row = C.kpi_row
+    rows: list[np.ndarray] = []
+
+    def both(model: EconomyModel, flows: EpochFlows) -> np.ndarray:
+        general = _general_row(model, flows)
+        fast = fast_row(model, flows)
+        assert _same_bits(fast, general), flows.epoch
+        rows.append(fast)
+        return fast
+
+    monkeypatch.setattr(C, "kpi_row", both)
+    return rows
+
+
+def test_idle_fast_row_equals_the_general_row_every_epoch(monkeypatch: pytest.MonkeyPatch) -> None:
+    rows = _compare_paths(monkeypatch)
+    model = _idle_world()
+    while model.running:
+        assert C._idle_key(model, EpochFlows(model.epoch)) is not None  # the fast path runs
+        model.step()
+    assert len(rows) == 30 and model.recorder.idle_rows
+
+
+def test_idle_run_records_the_same_rows_as_the_general_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whole runs, one on each path: the recorded rows (and so the supply state carried
+    from epoch to epoch) are the same bits."""
+    fast = _idle_world()
+    while fast.running:
+        fast.step()
+    monkeypatch.setattr(C, "_idle_key", lambda model, flows: None)
+    general = _idle_world()
+    while general.running:
+        general.step()
+    assert not general.recorder.idle_rows
+    assert _same_bits(fast.recorder.epochs(), general.recorder.epochs())
+
+
+def test_idle_row_falls_back_when_a_still_group_names_a_moving_kpi(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Were a still group (the roles) to write a KPI an earlier moving group (the supply)
+    also writes, the general path's order would let the still value win, where writing
+    the moving values over the template would not: the general path is taken instead."""
+    roles = C._roles
+
+    def clashing(model: EconomyModel, flows: EpochFlows) -> dict[str, float]:
+        return {**roles(model, flows), "price_usd": -1.0}
+
+    monkeypatch.setattr(C, "_roles", clashing)
+    rows = _compare_paths(monkeypatch)
+    model = _idle_world(12)
+    while model.running:
+        model.step()
+    assert len(rows) == 12 and all(r[C.K.KPI_INDEX["price_usd"]] == -1.0 for r in rows)
+    assert model.recorder.idle_rows  # the template was made, then not used
+
+
+def test_idle_key_refuses_worlds_that_move(stepped: EconomyModel) -> None:
+    assert C._idle_key(stepped, stepped.flows) is None  # datanets, roles, a ground truth
+    model = _idle_world(3)
+    model.step()
+    assert C._idle_key(model, model.flows) == (
+        False,
+        tuple(rs.role for rs in model.roles.contributors),
+    )
+    flows = EpochFlows(model.epoch)
+    flows.churn = ChurnFlows(left={"providers": 0}, joined={"providers": 2})
+    assert C._idle_key(model, flows) is None
+    flows.churn = None
+    assert C._idle_key(model, flows) == (True, tuple(rs.role for rs in model.roles.contributors))
