@@ -9,7 +9,6 @@ from typing import Any
 
 import mesa
 import pandas as pd
-from tqdm.auto import tqdm
 
 from ledgerlab.scenarios import Scenario
 from ledgerlab.sim.model import EconomyModel
@@ -88,7 +87,7 @@ def run(
     model = EconomyModel(sc, check=check)
     if progress is None:
         progress = sys.stderr.isatty()
-    bar = tqdm(total=sc.epochs, desc=sc.name, unit="epoch", disable=not progress, leave=False)
+    bar = _epoch_bar(sc, progress)
     try:
         while model.running:
             model.step()
@@ -107,3 +106,26 @@ def run(
     if out is not None:
         result.path = write_run(result, out, force=force, state=state)
     return result
+
+
+class _NoBar:
+    """The progress bar of a run that shows none."""
+
+    def update(self, n: int = 1) -> None:
+        """Nothing to show."""
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def _epoch_bar(sc: Scenario, progress: bool) -> Any:
+    """A tqdm bar over the run's epochs when ``progress``; otherwise one that does nothing.
+    Why not ``tqdm(disable=True)``: even a disabled bar imports ``tqdm.auto`` (which looks
+    for Jupyter widgets) and makes tqdm's multiprocessing lock, which starts
+    multiprocessing's resource-tracker process — a second Python process for every quiet
+    run."""
+    if not progress:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=sc.epochs, desc=sc.name, unit="epoch", leave=False)

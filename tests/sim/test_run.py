@@ -58,6 +58,17 @@ def test_run_returns_every_table() -> None:
     assert res.summary["total_rewards_tokens"] == pytest.approx(ts["rewards_tokens"].sum())
 
 
+def test_a_quiet_run_starts_no_process_and_a_shown_bar_counts_epochs(capsys) -> None:
+    import multiprocessing.resource_tracker as tracker
+
+    started = tracker._resource_tracker._pid is not None  # by an earlier test's bar or pool
+    run(None, epochs=2, overrides=SMALL, progress=False)
+    assert capsys.readouterr().err == ""
+    assert started or tracker._resource_tracker._pid is None  # no multiprocessing lock made
+    run(None, epochs=4, overrides=SMALL, progress=True)
+    assert "/4 [" in capsys.readouterr().err  # tqdm's bar on stderr, over the 4 epochs
+
+
 def test_run_accepts_a_path_a_scenario_or_none_alike() -> None:
     path = SCENARIO_DIR / "baseline.yaml"
     by_path = run(path, epochs=4, overrides=SMALL, progress=False, run_id="x")
