@@ -41,6 +41,10 @@ __all__ = [
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
+CANDIDATE_MARGIN = 1e-9
+"""Relative distance past a query's K-th neighbour beyond which no point can be among its
+K under another distance kernel's rounding (dimensionless; rounding is ~1e-15)."""
+
 
 class LearningError(ValueError):
     """Bad input to a learning model or metric (shape, dtype, label range, parameter)."""
@@ -214,14 +218,38 @@ class KNNClassifier:
             tied = dist[:, k_eff - 1] == dist[:, k_eff]
             dist, idx = dist[:, :k_eff], idx[:, :k_eff]
             if tied.any():
-                members = np.arange(self.n_train, dtype=np.int64)
-                dist[tied], idx[tied] = nearest_by_distance_then_id(
-                    xq[tied], tree.data, members, k_eff
-                )
+                dist[tied], idx[tied] = self._ties_by_id(tree, xq[tied], k_eff)
         if k_eff > 1 and (dist[:, 1:] == dist[:, :-1]).any():
             order = np.lexsort((idx, dist), axis=1)
             dist, idx = np.take_along_axis(dist, order, 1), np.take_along_axis(idx, order, 1)
         return dist, idx
+
+    def _ties_by_id(self, tree: cKDTree, xq: FloatArray, k_eff: int) -> tuple[FloatArray, IntArray]:
+        """The ``k_eff`` nearest training points of queries whose K-th distance is tied, by
+        (distance, id), with ``nearest_by_distance_then_id``'s distances, from as few points
+        as suffice: a wider tree query finds, for most such queries, every point that can
+        be among them (all points up to a distance clearly past the K-th), so the exact
+        ordering runs over the union of those candidates; queries whose ties run past the
+        wider query (a point copied very many times) are ordered over all points."""
+        n = self.n_train
+        wide = min(4 * k_eff + 4, n)
+        d, i = tree.query(xq, k=list(range(1, wide + 1)), workers=self.workers)
+        closed = np.ones(xq.shape[0], dtype=bool)
+        if wide < n:  # past the K-th by more than any rounding between distance kernels
+            closed = d[:, -1] > d[:, k_eff - 1] * (1.0 + CANDIDATE_MARGIN)
+        out_d = np.empty((xq.shape[0], k_eff))
+        out_i = np.empty((xq.shape[0], k_eff), dtype=np.int64)
+        if closed.any():
+            cand = np.unique(i[closed])
+            out_d[closed], out_i[closed] = nearest_by_distance_then_id(
+                xq[closed], tree.data[cand], cand, k_eff
+            )
+        if not closed.all():
+            members = np.arange(n, dtype=np.int64)
+            out_d[~closed], out_i[~closed] = nearest_by_distance_then_id(
+                xq[~closed], tree.data, members, k_eff
+            )
+        return out_d, out_i
 
     def _votes(self, x: npt.ArrayLike) -> tuple[IntArray, IntArray]:
         """Vote counts [Q, C] and the rank of each class's nearest member [Q, C] (K_eff if none)."""

@@ -82,19 +82,40 @@ class HeldOutNeighbours:
             unsure = np.flatnonzero(table.known <= k_eff)
             if unsure.size:
                 table.recompute(unsure, state.store.x)
-        dist, ids = table.dist[:, : k_eff + 1], table.ids[:, :k_eff]
+        dist, ids = table.dist[:, : k_eff + 1], table.ids[:, : k_eff + 1]
+        x = state.store.x
         tied = np.zeros(dist.shape[0], dtype=bool)
         if k_eff > 1:  # order inside the K decides the tie-break between classes
             near = dist[:, 1:k_eff] - dist[:, : k_eff - 1] <= NEAR_TIE_RTOL * dist[:, 1:k_eff]
-            tied |= near.any(axis=1)
+            pair = (ids[:, : k_eff - 1], ids[:, 1:k_eff], dist[:, : k_eff - 1], dist[:, 1:k_eff])
+            tied |= _apart(near, pair, x).any(axis=1)
         if rows.size > k_eff:  # membership of the K: the (K+1)-th must be known and apart
             unsure = table.known <= k_eff
             gap = dist[:, k_eff] - dist[:, k_eff - 1] <= NEAR_TIE_RTOL * dist[:, k_eff]
-            tied |= unsure | gap
+            gap &= ~unsure
+            pair = (ids[:, k_eff - 1], ids[:, k_eff], dist[:, k_eff - 1], dist[:, k_eff])
+            tied |= unsure | _apart(gap, pair, x)
+        ids = ids[:, :k_eff]
         pred = vote(state.store.y[ids], knn.n_classes)
         if tied.any():
             pred[tied] = knn.predict(state.x_val[tied])
         return pred
+
+
+def _apart(near: np.ndarray, pair: tuple[np.ndarray, ...], x: np.ndarray) -> np.ndarray:
+    """``near`` (pairs of neighbours at nearly equal distances) less the pairs that are one
+    point twice (a copy) at exactly the same distance in the table: the tree also finds
+    them equally far, and both order such ties by id, so only distinct points (or a copy
+    whose table distance came from another kernel) can be ordered differently by the two.
+    ``pair`` = (first ids, second ids, first distances, second distances), shaped as
+    ``near``."""
+    out = near.copy()
+    at = np.nonzero(near)
+    if at[0].size:
+        first, second, d_first, d_second = (a[at] for a in pair)
+        copy = (d_first == d_second) & (x[first] == x[second]).all(axis=-1)
+        out[at] = ~copy
+    return out
 
 
 def vote(labels: np.ndarray, n_classes: int) -> np.ndarray:

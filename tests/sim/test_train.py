@@ -85,3 +85,26 @@ def test_the_model_keeps_one_table_per_datanet(scenario: str) -> None:
     b = model.roles.builders
     accuracy = b.cols.accuracy[b.cols.trained_epoch >= 0]
     assert accuracy.size and np.all((accuracy > 0) & (accuracy <= 1))
+
+
+def test_copies_at_equal_distances_do_not_send_points_to_the_tree() -> None:
+    """Every training point twice (the ties a copy farmer makes): the table orders the
+    copies by id as the tree does, so no held-out point needs the tree; the predictions
+    are still the model's own."""
+    rng = np.random.default_rng(3)
+    x = np.repeat(rng.normal(size=(80, 4)), 2, axis=0)
+    y = rng.integers(0, 3, size=160).astype(np.int64)
+    state = SimpleNamespace(x_val=rng.normal(size=(50, 4)), store=SimpleNamespace(x=x, y=y))
+    rows = np.arange(160, dtype=np.int64)
+    knn = KNNClassifier(k=4).fit(x, y, n_classes=3)
+    asked: list[int] = []
+    tree_predict = knn.predict
+
+    def counting_predict(xq: np.ndarray) -> np.ndarray:
+        asked.append(len(xq))
+        return tree_predict(xq)
+
+    knn.predict = counting_predict  # type: ignore[method-assign]
+    got = HeldOutNeighbours().predict(0, state, rows, knn)  # type: ignore[arg-type]
+    np.testing.assert_array_equal(got, tree_predict(state.x_val))
+    assert asked == []
