@@ -89,6 +89,23 @@ def test_knn_neighbours_order_ties_by_index_whatever_the_tree(
     np.testing.assert_array_equal(dist, np.take_along_axis(full, expected, axis=1))
 
 
+def test_knn_ties_beyond_a_wider_query_fall_back_to_all_points() -> None:
+    """Tied queries are reordered over a wider tree query's candidates when that query
+    reaches past the tie, over all points when a point's copies outnumber it: both give
+    the brute-force answer by (distance, index), distances included."""
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(300, 3))
+    x[rng.choice(300, 60, replace=False)] = x[0]  # one point copied 60 times
+    x[rng.choice(np.arange(1, 300), 80, replace=False)[:3]] = x[1]  # a few copies of another
+    model = KNNClassifier(3).fit(x, rng.integers(0, 2, size=300), n_classes=2)
+    xq = np.vstack([x[0] + 1e-3, x[1] + 1e-3, rng.normal(size=(20, 3))])
+    dist, idx = model.neighbours(xq)
+    full = cdist(xq, x)
+    expected = np.lexsort((np.broadcast_to(np.arange(300), full.shape), full), axis=1)[:, :3]
+    np.testing.assert_array_equal(idx, expected)
+    np.testing.assert_array_equal(dist, np.take_along_axis(full, expected, axis=1))
+
+
 def _reference_predict(labels: np.ndarray, n_classes: int) -> np.ndarray:
     """Majority vote per row; ties to the tied class appearing first in the row (nearest)."""
     out = np.empty(labels.shape[0], dtype=np.int64)
