@@ -47,6 +47,7 @@ from ledgerlab.analysis.style import (
     ROLE_COLOURS,
     ROLE_LABELS,
     HumanFormatter,
+    PowerOfTenFormatter,
     TimeAxis,
     human,
     new_figure,
@@ -303,6 +304,7 @@ def draw_supply_levels(ax: Axes, view: RunView) -> None:
     log = bool(0 < share < 0.05 and np.nanmin(flt) > 0)
     if log:
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(PowerOfTenFormatter())
         ax.set_ylabel("tokens (log scale)")
         note(ax, f"market float = {share * 100:.2g} % of tracker circulating", where="upper left")
     else:
@@ -610,6 +612,7 @@ def draw_reward_vs_value(ax: Axes, view: RunView) -> None:
     # Over ~8 decades minor ticks are clutter, and drawing them took ~20 % of the dashboard.
     for axis in (ax.xaxis, ax.yaxis):
         axis.set_minor_locator(NullLocator())
+        axis.set_major_formatter(PowerOfTenFormatter())
     ax.plot([floor, top], [floor, top], color="0.3", lw=0.8, ls="--", label="reward = fair share")
     ax.axvspan(floor / 2, floor * 1.5, color="0.9", zorder=0)
     ax.set_xlim(floor / 2, top)
