@@ -77,7 +77,7 @@ def test_reward_vs_value_is_log_log_with_the_fair_diagonal(attacked: RunResult) 
 
 
 def test_log_axes_label_powers_of_ten_in_plain_text(attacked: RunResult) -> None:
-    """10ⁿ in superscript digits, not mathtext (whose parser cost ~0.25 s on a process's
+    """10ⁿ in superscript digits, not mathtext (whose parser is set up on a process's
     first dashboard); other ticks in compact numbers."""
     fmt = PowerOfTenFormatter()
     assert [fmt(v) for v in (1e-3, 1.0, 1e4, 2e3, 0.0)] == ["10⁻³", "10⁰", "10⁴", "2k", ""]
