@@ -27,7 +27,9 @@ def _unlimited(overrides: dict[str, object]) -> Scenario:
     treasury can fund for any number of builders and validators)."""
     deep = {
         "market.pool_liquidity_usd": 1e13,
-        "market.initial_price_usd": 1e6,
+        # 4e7 tokens in the pool: within the liquidity bucket (5e7), and 4x the wash fees
+        # of the largest wash-farmer count drawn below (900,000 take ~2.5e6 tokens)
+        "market.initial_price_usd": 2.5e5,
         "population.builder_stake_tokens": 0.0,
         "population.validator_stake_tokens": 0.0,
     }
