@@ -9,13 +9,16 @@ was saved.
 
 The scenario (default: the shipped ``antifarming_world``, which has adversaries but no
 defences) gets the defences of ``--defenses`` so both twins run. Model construction and
-every epoch are timed (outputs not written), alternately with and without twins so load
-on a shared machine hits both alike; each side's time is the minimum over ``--repeats``
-(CPU time of the process: the machine may be shared; wall time is printed too). The
-ratio is printed with PASS/FAIL against ``TARGET_RATIO``.
+every epoch are timed (outputs not written) in CPU time of the process, pinned to one core.
+The machine may be shared, and another tenant's load stretches even CPU time (by up to
+half on this workplace's machines, unevenly from one run to the next), so the two sides
+are never compared across a gap: each repeat times a run without twins, the run with
+them and another run without, and its ratio is the run with twins over the mean of the
+two around it. The verdict is on the median of ``--repeats`` such ratios; their range is
+printed beside it (a range that straddles the target says the verdict is within noise).
 
 Run: ``python benchmarks/bench_twins.py [--scenario antifarming_world] [--epochs 40]
-[--repeats 3] [--quick]``. ``--quick`` runs 8 epochs once (its PASS/FAIL line is then
+[--repeats 5] [--quick]``. ``--quick`` runs 8 epochs once (its PASS/FAIL line is then
 informational).
 """
 
@@ -29,6 +32,7 @@ if __name__ == "__main__":  # one BLAS thread: the ratio, not the BLAS pool, is 
         os.environ.setdefault(var, "1")
 
 import argparse
+import statistics
 import time
 from typing import Any
 
@@ -50,22 +54,40 @@ def time_run(scenario: str, epochs: int, overrides: dict[str, Any]) -> tuple[flo
     return time.process_time() - cpu, time.perf_counter() - wall
 
 
+def pin_to_one_core() -> str:
+    """Restrict this process, BLAS threads included, to its last allowed CPU core; a
+    description for the output."""
+    if not hasattr(os, "sched_setaffinity"):
+        return "not pinned (no CPU affinity on this OS)"
+    core = max(os.sched_getaffinity(0))
+    for tid in (int(t) for t in os.listdir("/proc/self/task")):  # a handful of threads
+        try:
+            os.sched_setaffinity(tid, {core})
+        except OSError:  # the thread ended meanwhile
+            continue
+    return f"pinned to CPU core {core}"
+
+
 def measure(
     scenario: str, epochs: int, repeats: int, defenses: tuple[str, ...]
-) -> dict[str, tuple[float, float]]:
-    """Best (CPU, wall) seconds per side, ``"twins"`` and ``"none"``, alternating."""
+) -> dict[str, list[float]]:
+    """Per repeat: CPU seconds with both twins (``"twins"``), the mean of the runs without
+    twins just before and just after it (``"none"``), and their ratio (``"ratio"``)."""
     base: dict[str, Any] = {"defenses": [{"kind": k} for k in defenses]}
-    sides = {
-        "twins": {**base, "counterfactuals": ["honest_only", "no_defense"]},
-        "none": {**base, "counterfactuals": []},
-    }
-    best = {name: (float("inf"), float("inf")) for name in sides}
-    time_run(scenario, 2, sides["none"])  # warm imports and caches
+    with_twins = {**base, "counterfactuals": ["honest_only", "no_defense"]}
+    without = {**base, "counterfactuals": []}
+    time_run(scenario, 2, with_twins)  # warm imports and caches
+    out: dict[str, list[float]] = {"twins": [], "none": [], "ratio": []}
+    before = time_run(scenario, epochs, without)[0]
     for _ in range(repeats):
-        for name, overrides in sides.items():
-            cpu, wall = time_run(scenario, epochs, overrides)
-            best[name] = (min(best[name][0], cpu), min(best[name][1], wall))
-    return best
+        twins = time_run(scenario, epochs, with_twins)[0]
+        after = time_run(scenario, epochs, without)[0]
+        none = (before + after) / 2
+        out["twins"].append(twins)
+        out["none"].append(none)
+        out["ratio"].append(twins / none)
+        before = after  # the next sandwich starts from this run
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,24 +96,33 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="antifarming_world")
     parser.add_argument("--epochs", type=int, default=40)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--defenses", nargs="*", default=list(DEFAULT_DEFENSES))
     parser.add_argument("--quick", action="store_true", help="8 epochs, once")
     parser.add_argument("--strict", action="store_true", help="exit 1 on FAIL")
     args = parser.parse_args(argv)
     epochs, repeats = (8, 1) if args.quick else (args.epochs, args.repeats)
-    best = measure(args.scenario, epochs, repeats, tuple(args.defenses))
+    if repeats < 1 or epochs < 1:
+        parser.error("--epochs and --repeats must be >= 1")
+    pinned = pin_to_one_core()
+    runs = measure(args.scenario, epochs, repeats, tuple(args.defenses))
     print(
-        f"{args.scenario}, {epochs} epochs, defences {', '.join(args.defenses)}, best of {repeats}"
+        f"{args.scenario}, {epochs} epochs, defences {', '.join(args.defenses)}, "
+        f"{repeats} repeat(s), CPU seconds, {pinned}"
     )
-    for name, (cpu, wall) in best.items():
-        label = "both twins" if name == "twins" else "no twins"
-        print(f"  {label:<11} cpu {cpu:7.2f} s   wall {wall:7.2f} s")
-    ratio = best["twins"][0] / best["none"][0]
+    for i, (twins, none, ratio) in enumerate(zip(*runs.values(), strict=True)):
+        print(
+            f"  repeat {i + 1}: both twins {twins:6.2f} s   no twins {none:6.2f} s   {ratio:.2f}x"
+        )
+    ratio = statistics.median(runs["ratio"])
+    spread = f"range {min(runs['ratio']):.2f}-{max(runs['ratio']):.2f}x over {repeats}"
     verdict = "PASS" if ratio <= TARGET_RATIO else "FAIL"
     note = " (quick: informational)" if args.quick else ""
-    print(f"ratio (cpu) {ratio:.2f}x, target <= {TARGET_RATIO}x: {verdict}{note}")
-    print(f"TARGET 6: run with both twins / without = {ratio:.2f}x (<= {TARGET_RATIO}x) {verdict}")
+    print(f"ratio (cpu, median) {ratio:.2f}x, {spread}, target <= {TARGET_RATIO}x: {verdict}{note}")
+    print(
+        f"TARGET 6: run with both twins / without = {ratio:.2f}x (median; {spread}) "
+        f"(<= {TARGET_RATIO}x) {verdict}"
+    )
     return 1 if args.strict and verdict == "FAIL" else 0
 
 
