@@ -256,7 +256,9 @@ class BackdoorProbe:
     active trained builders of each model's ``attack_success_rate`` on its datanet's clean
     held-out set. An honest_only twin has no backdoor poisoners, so it does not measure
     this itself; the probe measures each fit once (builders of a datanet retrained in one
-    epoch share their fit) and keeps only the fits still in use.
+    epoch share their fit) and keeps only the fits still in use. A kNN fit is measured
+    from the twin's held-out neighbours (``sim.phases.train.HeldOutNeighbours``), kept up
+    to date between fits as in the world.
 
     Args:
         poisoners: The world's poisoner parameters (trigger features and value, target).
@@ -281,13 +283,18 @@ class BackdoorProbe:
             key = (d, trained)
             if key not in self.rates:
                 state = model.datanets[d]
-                self.rates[key] = attack_success_rate(
-                    b.models[row][0],
-                    state.x_val,
-                    state.y_val,
-                    p.backdoor_trigger_features,
-                    p.backdoor_trigger_value,
-                    p.backdoor_target_class,
+                fitted, knn, window = b.models[row]
+                self.rates[key] = (
+                    model.held_out.attack_success(d, state, window, knn, p)
+                    if fitted is knn  # a kNN model: its triggered neighbours kept up to date
+                    else attack_success_rate(
+                        fitted,
+                        state.x_val,
+                        state.y_val,
+                        p.backdoor_trigger_features,
+                        p.backdoor_trigger_value,
+                        p.backdoor_target_class,
+                    )
                 )
             rates[i] = self.rates[key]
             keys.append(key)

@@ -7,6 +7,8 @@ training window changes (``economics.learning.KNearestTable``: work once per cha
 instead of querying each new model's tree with the whole held-out set; where a held-out
 point's K nearest are not unique (equal distances at or inside the K-th, e.g. duplicated
 points) the model's own tree answers, so the predictions are the model's, bit for bit.
+Backdoor success is a vote over the nearest points of the triggered held-out points, kept
+the same way (:meth:`HeldOutNeighbours.attack_success`).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ledgerlab.economics.learning import (
     KNearestTable,
     KNNClassifier,
     LogisticRegression,
+    apply_trigger,
     attack_success_rate,
 )
 from ledgerlab.scenarios.schema import Poisoners
@@ -55,14 +58,21 @@ the tree's distances may differ in the last bits)."""
 @dataclass
 class HeldOutNeighbours:
     """Per datanet, the nearest training-window points of each held-out point, kept up to
-    date between fits (see the module docstring).
+    date between fits (see the module docstring); with a backdoor, the same for the
+    triggered held-out points that backdoor success is measured on.
 
     Attributes:
         tables: Per datanet index: the held-out features the table was built for (a new
             array, e.g. after concept drift, starts a new table) and the table.
+        triggered: Per datanet index: the held-out features and labels the triggered set
+            was made from, the triggered points (held-out points not of the target class,
+            with the trigger applied) and their table.
     """
 
     tables: dict[int, tuple[np.ndarray, KNearestTable]] = field(default_factory=dict)
+    triggered: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, KNearestTable]] = field(
+        default_factory=dict
+    )
 
     def predict(
         self, d: int, state: DatanetState, rows: np.ndarray, knn: KNNClassifier
@@ -73,33 +83,72 @@ class HeldOutNeighbours:
         if entry is None or entry[0] is not state.x_val or entry[1].k != knn.k:
             entry = (state.x_val, KNearestTable(state.x_val, knn.k))
             self.tables[d] = entry
-        table = entry[1]
-        table.sync(rows, state.store.x)
-        k_eff = min(knn.k, rows.size)
-        if rows.size > k_eff:
-            # points whose (K+1)-th nearest is not known exactly: learn it from all members
-            # (a distance block for these few) rather than asking the model's tree
-            unsure = np.flatnonzero(table.known <= k_eff)
-            if unsure.size:
-                table.recompute(unsure, state.store.x)
-        dist, ids = table.dist[:, : k_eff + 1], table.ids[:, : k_eff + 1]
-        x = state.store.x
-        tied = np.zeros(dist.shape[0], dtype=bool)
-        if k_eff > 1:  # order inside the K decides the tie-break between classes
-            near = dist[:, 1:k_eff] - dist[:, : k_eff - 1] <= NEAR_TIE_RTOL * dist[:, 1:k_eff]
-            pair = (ids[:, : k_eff - 1], ids[:, 1:k_eff], dist[:, : k_eff - 1], dist[:, 1:k_eff])
-            tied |= _apart(near, pair, x).any(axis=1)
-        if rows.size > k_eff:  # membership of the K: the (K+1)-th must be known and apart
-            unsure = table.known <= k_eff
-            gap = dist[:, k_eff] - dist[:, k_eff - 1] <= NEAR_TIE_RTOL * dist[:, k_eff]
-            gap &= ~unsure
-            pair = (ids[:, k_eff - 1], ids[:, k_eff], dist[:, k_eff - 1], dist[:, k_eff])
-            tied |= unsure | _apart(gap, pair, x)
-        ids = ids[:, :k_eff]
-        pred = vote(state.store.y[ids], knn.n_classes)
-        if tied.any():
-            pred[tied] = knn.predict(state.x_val[tied])
-        return pred
+        return _predict(entry[1], state.x_val, state, rows, knn)
+
+    def attack_success(
+        self, d: int, state: DatanetState, rows: np.ndarray, knn: KNNClassifier, p: Poisoners
+    ) -> float:
+        """Backdoor success of ``knn`` (fitted on store rows ``rows``, ascending) on the
+        trigger of ``p``: ``attack_success_rate(knn, state.x_val, state.y_val, ...)``, bit
+        for bit, with the triggered points' neighbours kept up to date between fits as the
+        clean ones are (a fresh query of every model's tree cost a sizeable share of a run
+        with backdoor poisoners)."""
+        target = p.backdoor_target_class
+        entry = self.triggered.get(d)
+        if (
+            entry is None
+            or entry[0] is not state.x_val
+            or entry[1] is not state.y_val
+            or entry[3].k != knn.k
+        ):
+            keep = state.y_val != int(target)
+            if not keep.any():  # attack_success_rate says what is wrong
+                trigger = (p.backdoor_trigger_features, p.backdoor_trigger_value, target)
+                return attack_success_rate(knn, state.x_val, state.y_val, *trigger)
+            queries = apply_trigger(
+                state.x_val[keep], p.backdoor_trigger_features, p.backdoor_trigger_value
+            )
+            entry = (state.x_val, state.y_val, queries, KNearestTable(queries, knn.k))
+            self.triggered[d] = entry
+        predicted = _predict(entry[3], entry[2], state, rows, knn)
+        return float(np.mean(predicted == int(target)))
+
+
+def _predict(
+    table: KNearestTable,
+    queries: np.ndarray,
+    state: DatanetState,
+    rows: np.ndarray,
+    knn: KNNClassifier,
+) -> np.ndarray:
+    """``knn.predict(queries)`` from ``table`` (the queries' neighbours), synced to the
+    window ``rows`` first; queries whose K nearest are not unique ask the model's tree."""
+    table.sync(rows, state.store.x)
+    k_eff = min(knn.k, rows.size)
+    if rows.size > k_eff:
+        # points whose (K+1)-th nearest is not known exactly: learn it from all members
+        # (a distance block for these few) rather than asking the model's tree
+        unsure = np.flatnonzero(table.known <= k_eff)
+        if unsure.size:
+            table.recompute(unsure, state.store.x)
+    dist, ids = table.dist[:, : k_eff + 1], table.ids[:, : k_eff + 1]
+    x = state.store.x
+    tied = np.zeros(dist.shape[0], dtype=bool)
+    if k_eff > 1:  # order inside the K decides the tie-break between classes
+        near = dist[:, 1:k_eff] - dist[:, : k_eff - 1] <= NEAR_TIE_RTOL * dist[:, 1:k_eff]
+        pair = (ids[:, : k_eff - 1], ids[:, 1:k_eff], dist[:, : k_eff - 1], dist[:, 1:k_eff])
+        tied |= _apart(near, pair, x).any(axis=1)
+    if rows.size > k_eff:  # membership of the K: the (K+1)-th must be known and apart
+        unsure = table.known <= k_eff
+        gap = dist[:, k_eff] - dist[:, k_eff - 1] <= NEAR_TIE_RTOL * dist[:, k_eff]
+        gap &= ~unsure
+        pair = (ids[:, k_eff - 1], ids[:, k_eff], dist[:, k_eff - 1], dist[:, k_eff])
+        tied |= unsure | _apart(gap, pair, x)
+    ids = ids[:, :k_eff]
+    pred = vote(state.store.y[ids], knn.n_classes)
+    if tied.any():
+        pred[tied] = knn.predict(queries[tied])
+    return pred
 
 
 def _apart(near: np.ndarray, pair: tuple[np.ndarray, ...], x: np.ndarray) -> np.ndarray:
@@ -187,7 +236,9 @@ def fit_model(
         predicted = model.predict(state.x_val)
     accuracy = float(np.mean(predicted == state.y_val))
     attack = np.nan
-    if backdoor is not None:
+    if backdoor is not None and held_out is not None and model is knn:
+        attack = held_out.attack_success(d, state, rows, knn, backdoor)
+    elif backdoor is not None:
         attack = attack_success_rate(
             model,
             state.x_val,

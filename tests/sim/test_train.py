@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledgerlab.economics.learning import KNNClassifier
+from ledgerlab.economics.learning import KNNClassifier, attack_success_rate
+from ledgerlab.scenarios.schema import Poisoners
 from ledgerlab.sim.model import EconomyModel
 from ledgerlab.sim.phases.train import HeldOutNeighbours, vote
 
@@ -55,6 +56,42 @@ def test_predictions_equal_the_models_own(
         knn = KNNClassifier(k=k).fit(state.store.x[rows], state.store.y[rows], n_classes=3)
         got = held_out.predict(0, state, rows, knn)  # type: ignore[arg-type]
         np.testing.assert_array_equal(got, knn.predict(state.x_val))
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 10_000),
+    k=st.integers(1, 7),
+    window=st.integers(3, 120),
+    step=st.integers(1, 40),
+    duplicates=st.sampled_from([0.0, 0.3]),
+    trigger=st.sampled_from([([0], 2.5), ([1, 3], -1.0)]),
+)
+def test_backdoor_success_equals_the_models_own(
+    seed: int,
+    k: int,
+    window: int,
+    step: int,
+    duplicates: float,
+    trigger: tuple[list[int], float],
+) -> None:
+    """The triggered held-out points' table gives ``attack_success_rate`` of each fit,
+    bit for bit, over sliding windows with and without copies."""
+    state, windows = sliding_windows(seed, 200, window, step, duplicates)
+    state.y_val = np.random.default_rng(seed).integers(0, 3, size=len(state.x_val))
+    state.y_val[0] = 0  # at least one point not of the target class
+    features, value = trigger
+    p = Poisoners(
+        backdoor_trigger_features=features,
+        backdoor_trigger_value=value,
+        backdoor_target_class=2,
+    )
+    held_out = HeldOutNeighbours()
+    for rows in windows:
+        knn = KNNClassifier(k=k).fit(state.store.x[rows], state.store.y[rows], n_classes=3)
+        got = held_out.attack_success(0, state, rows, knn, p)  # type: ignore[arg-type]
+        assert got == attack_success_rate(knn, state.x_val, state.y_val, features, value, 2)
+    assert set(held_out.triggered) == {0}
 
 
 def test_a_new_held_out_set_starts_a_new_table() -> None:
