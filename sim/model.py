@@ -35,6 +35,7 @@ from ledgerlab.sim.phases import churn, collect, consume, contribute, market, re
 from ledgerlab.sim.resolve import resolve_scenario, seed_of
 from ledgerlab.sim.roles import Roles, make_roles
 from ledgerlab.sim.streams import StreamSeeds, epoch_streams
+from ledgerlab.sim.threads import OneBlasThread
 from ledgerlab.sim.trail import RetrievalTrail
 from ledgerlab.sim.twins import Shared, Twins, datanets_for
 
@@ -92,71 +93,80 @@ class EconomyModel(mesa.Model):
     ) -> None:
         sc = resolve_scenario(scenario, overrides, seed=seed_of(seed if seed is not None else rng))
         super().__init__(rng=sc.seed)
-        self.scenario = sc
-        self.check = check
-        self.is_twin = shared is not None
-        self.epoch = 0
-        children = np.random.SeedSequence(sc.seed).spawn(len(STREAMS))
-        self.streams = {
-            n: np.random.Generator(np.random.PCG64(s))
-            for n, s in zip(STREAMS, children, strict=True)
-        }
-        self.stream_seeds = StreamSeeds()
-        """The epoch substreams' seeds, derived in blocks (``sim.streams.EpochSeeds``)."""
-        self.epochs_per_year = 365.25 / sc.epoch_days
-        self.ledger = Ledger(capacity=1024, journal=sc.collect.journal)
-        self.accounts = Accounts(self.ledger)
-        setup = self.streams["setup"]
-        self.datanets = datanets_for(sc, setup, shared)
-        if shared is None:  # a world: what its twins share with it
-            shared = Shared.capture(setup.bit_generator.state, self.datanets)
-        holders = HolderSet(self, self.accounts)
-        self.vesting = genesis.mint_genesis(sc, self.accounts, holders)
-        self.exchange = genesis.open_market(sc, self.accounts, holders)
-        self.roles = make_roles(self, sc, self.accounts, self.exchange, holders)
-        self.emission = build.emission(sc.tokenomics.emission)
-        self.order_flow = market.ExogenousFlow(build.order_flow(sc))
-        self.market_sides = market.MarketSides.create(
-            sc, self.vesting, self.exchange, self.accounts.protocol.treasury
-        )
-        self.chain = build.chain(sc, self.streams["chain"])
-        # seed data first: the launch population's draws (wash consumers) would shift them
-        genesis.seed_datanets(self.datanets, self.accounts.protocol.treasury, setup)
-        genesis.launch_population(sc, self.roles, self.accounts, setup)
-        r = self.roles
-        self.defenses = DefensePipeline(
-            sc.defenses,
-            self.accounts,
-            self.exchange,
-            r.validators,
-            r.providers,
-            self.streams["defenses"],
-        )
-        self.engine = build.engine(sc)
-        fees, net_fees = build.inference_fees(sc.datanets)
-        self.pricing = consume.Pricing(fees, net_fees, build.fee_split(sc.tokenomics.fee_split))
-        self.outside_option = build.outside_option(sc.market.outside_option)
-        self.trail = RetrievalTrail(sc.attribution)
-        self.held_out = train.HeldOutNeighbours()
-        gt = sc.attribution.ground_truth
-        radius, poisoners = copy_distance(gt, sc.defenses), sc.population.poisoners
-        self.truth = (
-            None  # a twin, or a tokenomics-only world (no data to value), has no yardstick
-            if self.is_twin or not self.datanets
-            else GroundTruth(gt, sc.epochs, self.datanets, poisoners, radius)
-        )
-        launch = collect.SupplyState.of(self.ledger, self.accounts.protocol.ids)
-        self.recorder = collect.Recorder(sc.collect.metrics_every_epochs, sc.epochs, launch)
-        self.datacollector = self.recorder.datacollector
-        self.snapshots: list[pd.DataFrame] = []
-        self.flows: EpochFlows | None = None
-        """The last completed epoch's flows (for inspection; no phase reads them)."""
-        self.twins = None if self.is_twin else Twins(sc, shared)
-        """The counterfactual twins (``scenario.twin_kinds``), stepped with this world;
-        None in a twin."""
-        self.running = True
+        self.one_blas_thread = OneBlasThread()
+        """Held while the model builds and steps: outputs independent of the process's BLAS
+        threads (``sim.threads``)."""
+        with self.one_blas_thread:
+            self.scenario = sc
+            self.check = check
+            self.is_twin = shared is not None
+            self.epoch = 0
+            children = np.random.SeedSequence(sc.seed).spawn(len(STREAMS))
+            self.streams = {
+                n: np.random.Generator(np.random.PCG64(s))
+                for n, s in zip(STREAMS, children, strict=True)
+            }
+            self.stream_seeds = StreamSeeds()
+            """The epoch substreams' seeds, derived in blocks (``sim.streams.EpochSeeds``)."""
+            self.epochs_per_year = 365.25 / sc.epoch_days
+            self.ledger = Ledger(capacity=1024, journal=sc.collect.journal)
+            self.accounts = Accounts(self.ledger)
+            setup = self.streams["setup"]
+            self.datanets = datanets_for(sc, setup, shared)
+            if shared is None:  # a world: what its twins share with it
+                shared = Shared.capture(setup.bit_generator.state, self.datanets)
+            holders = HolderSet(self, self.accounts)
+            self.vesting = genesis.mint_genesis(sc, self.accounts, holders)
+            self.exchange = genesis.open_market(sc, self.accounts, holders)
+            self.roles = make_roles(self, sc, self.accounts, self.exchange, holders)
+            self.emission = build.emission(sc.tokenomics.emission)
+            self.order_flow = market.ExogenousFlow(build.order_flow(sc))
+            self.market_sides = market.MarketSides.create(
+                sc, self.vesting, self.exchange, self.accounts.protocol.treasury
+            )
+            self.chain = build.chain(sc, self.streams["chain"])
+            # seed data first: the launch population's draws (wash consumers) would shift them
+            genesis.seed_datanets(self.datanets, self.accounts.protocol.treasury, setup)
+            genesis.launch_population(sc, self.roles, self.accounts, setup)
+            r = self.roles
+            self.defenses = DefensePipeline(
+                sc.defenses,
+                self.accounts,
+                self.exchange,
+                r.validators,
+                r.providers,
+                self.streams["defenses"],
+            )
+            self.engine = build.engine(sc)
+            fees, net_fees = build.inference_fees(sc.datanets)
+            self.pricing = consume.Pricing(fees, net_fees, build.fee_split(sc.tokenomics.fee_split))
+            self.outside_option = build.outside_option(sc.market.outside_option)
+            self.trail = RetrievalTrail(sc.attribution)
+            self.held_out = train.HeldOutNeighbours()
+            gt = sc.attribution.ground_truth
+            radius, poisoners = copy_distance(gt, sc.defenses), sc.population.poisoners
+            self.truth = (
+                None  # a twin, or a tokenomics-only world (no data to value), has no yardstick
+                if self.is_twin or not self.datanets
+                else GroundTruth(gt, sc.epochs, self.datanets, poisoners, radius)
+            )
+            launch = collect.SupplyState.of(self.ledger, self.accounts.protocol.ids)
+            self.recorder = collect.Recorder(sc.collect.metrics_every_epochs, sc.epochs, launch)
+            self.datacollector = self.recorder.datacollector
+            self.snapshots: list[pd.DataFrame] = []
+            self.flows: EpochFlows | None = None
+            """The last completed epoch's flows (for inspection; no phase reads them)."""
+            self.twins = None if self.is_twin else Twins(sc, shared)
+            """The counterfactual twins (``scenario.twin_kinds``), stepped with this world;
+            None in a twin."""
+            self.running = True
 
     def step(self) -> None:
+        """One epoch (:meth:`_epoch`) under one BLAS thread (``sim.threads``)."""
+        with self.one_blas_thread:
+            self._epoch()
+
+    def _epoch(self) -> None:
         """One epoch: the eight phases in order, each adding its part to the flows."""
         sc, r, epoch = self.scenario, self.roles, self.epoch
         s = epoch_streams(self.streams, epoch, self.stream_seeds)  # common random numbers
