@@ -39,14 +39,18 @@ def sliding_windows(
     return state, windows
 
 
+WINDOWS = {
+    "seed": st.integers(0, 10_000),
+    "k": st.integers(1, 7),
+    "window": st.integers(3, 120),
+    "step": st.integers(1, 40),
+    "duplicates": st.sampled_from([0.0, 0.3]),
+}
+"""Sliding windows over a store with or without copies (``sliding_windows``' arguments)."""
+
+
 @settings(max_examples=25, deadline=None)
-@given(
-    seed=st.integers(0, 10_000),
-    k=st.integers(1, 7),
-    window=st.integers(3, 120),
-    step=st.integers(1, 40),
-    duplicates=st.sampled_from([0.0, 0.3]),
-)
+@given(**WINDOWS)
 def test_predictions_equal_the_models_own(
     seed: int, k: int, window: int, step: int, duplicates: float
 ) -> None:
@@ -59,14 +63,7 @@ def test_predictions_equal_the_models_own(
 
 
 @settings(max_examples=25, deadline=None)
-@given(
-    seed=st.integers(0, 10_000),
-    k=st.integers(1, 7),
-    window=st.integers(3, 120),
-    step=st.integers(1, 40),
-    duplicates=st.sampled_from([0.0, 0.3]),
-    trigger=st.sampled_from([([0], 2.5), ([1, 3], -1.0)]),
-)
+@given(**WINDOWS, trigger=st.sampled_from([([0], 2.5), ([1, 3], -1.0)]))
 def test_backdoor_success_equals_the_models_own(
     seed: int,
     k: int,
