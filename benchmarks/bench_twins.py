@@ -54,20 +54,6 @@ def time_run(scenario: str, epochs: int, overrides: dict[str, Any]) -> tuple[flo
     return time.process_time() - cpu, time.perf_counter() - wall
 
 
-def pin_to_one_core() -> str:
-    """Restrict this process, BLAS threads included, to its last allowed CPU core; a
-    description for the output."""
-    if not hasattr(os, "sched_setaffinity"):
-        return "not pinned (no CPU affinity on this OS)"
-    core = max(os.sched_getaffinity(0))
-    for tid in (int(t) for t in os.listdir("/proc/self/task")):  # a handful of threads
-        try:
-            os.sched_setaffinity(tid, {core})
-        except OSError:  # the thread ended meanwhile
-            continue
-    return f"pinned to CPU core {core}"
-
-
 def measure(
     scenario: str, epochs: int, repeats: int, defenses: tuple[str, ...]
 ) -> dict[str, list[float]]:
@@ -104,7 +90,9 @@ def main(argv: list[str] | None = None) -> int:
     epochs, repeats = (8, 1) if args.quick else (args.epochs, args.repeats)
     if repeats < 1 or epochs < 1:
         parser.error("--epochs and --repeats must be >= 1")
-    pinned = pin_to_one_core()
+    from bench_model import pin_to_one_core  # benchmarks/ is on sys.path as a script
+
+    pinned, _ = pin_to_one_core()
     runs = measure(args.scenario, epochs, repeats, tuple(args.defenses))
     print(
         f"{args.scenario}, {epochs} epochs, defences {', '.join(args.defenses)}, "

@@ -36,6 +36,7 @@ __all__ = [
     "attack_success_rate",
     "close_pairs",
     "sorted_member",
+    "triggered_points",
 ]
 
 FloatArray = npt.NDArray[np.float64]
@@ -807,6 +808,29 @@ def apply_trigger(
     return out
 
 
+def triggered_points(
+    x_clean: npt.ArrayLike,
+    y_clean: npt.ArrayLike,
+    trigger_features: Sequence[int],
+    trigger_value: float,
+    target: int,
+) -> FloatArray:
+    """The points backdoor success is measured on: the clean test points whose true class
+    is not ``target``, with the trigger applied (a new array [m, d]). Raises if no such
+    point exists."""
+    xa = _as_features(x_clean, "attack_success_rate")
+    ya = _as_labels(y_clean, "attack_success_rate", xa.shape[0])
+    if int(target) != target or target < 0:
+        raise LearningError(f"attack_success_rate: target must be a class id >= 0, got {target!r}")
+    keep = ya != int(target)
+    if not np.any(keep):
+        raise LearningError(
+            "attack_success_rate: every clean point is already of the target class "
+            f"{target}; pass test points of other classes"
+        )
+    return apply_trigger(xa[keep], trigger_features, trigger_value)
+
+
 def attack_success_rate(
     model: Classifier,
     x_clean: npt.ArrayLike,
@@ -819,17 +843,7 @@ def attack_success_rate(
     the share classified as ``target`` once the trigger is applied (in [0, 1]).
 
     Points already of the target class are excluded because classifying them as the target is
-    not evidence of the backdoor. Raises if no such point exists.
+    not evidence of the backdoor. Raises if no such point exists (:func:`triggered_points`).
     """
-    xa = _as_features(x_clean, "attack_success_rate")
-    ya = _as_labels(y_clean, "attack_success_rate", xa.shape[0])
-    if int(target) != target or target < 0:
-        raise LearningError(f"attack_success_rate: target must be a class id >= 0, got {target!r}")
-    keep = ya != int(target)
-    if not np.any(keep):
-        raise LearningError(
-            "attack_success_rate: every clean point is already of the target class "
-            f"{target}; pass test points of other classes"
-        )
-    triggered = apply_trigger(xa[keep], trigger_features, trigger_value)
+    triggered = triggered_points(x_clean, y_clean, trigger_features, trigger_value, target)
     return float(np.mean(np.asarray(model.predict(triggered)) == int(target)))

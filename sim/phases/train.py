@@ -23,8 +23,8 @@ from ledgerlab.economics.learning import (
     KNearestTable,
     KNNClassifier,
     LogisticRegression,
-    apply_trigger,
     attack_success_rate,
+    triggered_points,
 )
 from ledgerlab.scenarios.schema import Poisoners
 from ledgerlab.sim.world import DatanetState
@@ -101,13 +101,8 @@ class HeldOutNeighbours:
             or entry[1] is not state.y_val
             or entry[3].k != knn.k
         ):
-            keep = state.y_val != int(target)
-            if not keep.any():  # attack_success_rate says what is wrong
-                trigger = (p.backdoor_trigger_features, p.backdoor_trigger_value, target)
-                return attack_success_rate(knn, state.x_val, state.y_val, *trigger)
-            queries = apply_trigger(
-                state.x_val[keep], p.backdoor_trigger_features, p.backdoor_trigger_value
-            )
+            trigger = (p.backdoor_trigger_features, p.backdoor_trigger_value, target)
+            queries = triggered_points(state.x_val, state.y_val, *trigger)
             entry = (state.x_val, state.y_val, queries, KNearestTable(queries, knn.k))
             self.triggered[d] = entry
         predicted = _predict(entry[3], entry[2], state, rows, knn)

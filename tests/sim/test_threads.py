@@ -15,8 +15,9 @@ from ledgerlab.scenarios import apply_overrides, load
 from ledgerlab.sim.model import EconomyModel
 from ledgerlab.sim.threads import OneBlasThread
 
-INFLUENCE = Path(__file__).resolve().parents[1] / "golden" / "data"
-INFLUENCE_CASE = INFLUENCE / "cover.engine_influence.scenario.yaml"
+INFLUENCE_CASE = (
+    Path(__file__).resolve().parents[1] / "golden" / "data" / "cover.engine_influence.scenario.yaml"
+)
 """A small world whose logistic fits and influence solves reduce over thousands of rows."""
 
 
